@@ -1,0 +1,25 @@
+"""Readers for the standard datasets, in their real on-disk layouts, behind one registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xgeo.core.datasets.base import CrossViewSplit, ViewDataset
+
+DATASETS: dict[str, type[CrossViewSplit]] = {}
+
+
+def register_dataset(cls: type[CrossViewSplit]) -> type[CrossViewSplit]:
+    """Class decorator: make a reader available under ``cls.name``."""
+    DATASETS[cls.name] = cls
+    return cls
+
+
+def get_dataset(name: str, root, split: str, transforms: Callable | None = None, **kwargs) -> CrossViewSplit:
+    """Build the reader registered as ``name``."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name](root, split, transforms=transforms, **kwargs)
+
+
+__all__ = ["DATASETS", "CrossViewSplit", "ViewDataset", "get_dataset", "register_dataset"]

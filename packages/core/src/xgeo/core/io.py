@@ -1,0 +1,135 @@
+"""Safe file input/output: atomic writes, YAML, JSON, checkpoints and images.
+
+Every writer goes through :func:`atomic_write`, so a crash never leaves a half-written file in
+place of a good one. Every reader turns a broken file into a :class:`~xgeo.core.errors.XgeoError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from xgeo.core.errors import XgeoError
+
+PathLike = str | os.PathLike
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: PathLike) -> Any:
+    """Read a JSON file, or raise a one-line error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise XgeoError(path, "file not found", "check the path")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise XgeoError(path, f"malformed JSON ({err})", "fix or regenerate the file") from None
+
+
+def read_yaml(path: PathLike) -> dict[str, Any]:
+    """Read a YAML mapping with ``yaml.safe_load``, or raise a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise XgeoError(path, "config file not found", "check the path or the preset name")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise XgeoError(path, f"malformed YAML ({str(err).splitlines()[0]})", "fix the file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise XgeoError(path, "a YAML config must be a mapping of keys to values", "fix the file")
+    return data
+
+
+def save_torch(obj: Any, path: PathLike) -> None:
+    """``torch.save`` atomically."""
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_torch(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """Load a checkpoint with ``weights_only=True``, or raise a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise XgeoError(path, "checkpoint not found", "check the path")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise XgeoError(path, f"not a readable checkpoint ({first[:200]})", "pass a checkpoint written by xgeo") from None
+
+
+def load_state_dict_into(model: torch.nn.Module, state: dict[str, torch.Tensor], path: PathLike, strict: bool = True) -> None:
+    """Load ``state`` into ``model``; a mismatch becomes a one-line error naming the checkpoint."""
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as err:
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        raise XgeoError(
+            path, f"checkpoint does not match the model ({detail[:200]})", "pass a checkpoint of the same method and backbone"
+        ) from None
+
+
+def read_image(path: PathLike) -> torch.Tensor:
+    """Read an image as a float32 RGB tensor ``[3, H, W]`` in ``[0, 1]``."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise XgeoError(path, "image not found", "check the dataset root and its split files") from None
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise XgeoError(path, f"unreadable image ({type(err).__name__})", "replace or re-download the file") from None
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def write_image(path: PathLike, image: np.ndarray | torch.Tensor, quality: int = 95) -> None:
+    """Write an ``[H, W, 3]`` uint8 array (or ``[3, H, W]`` float tensor in ``[0, 1]``) atomically."""
+    from PIL import Image
+
+    if isinstance(image, torch.Tensor):
+        image = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    path = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF"}[path.suffix.lower()]
+    with atomic_write(path) as tmp:
+        kwargs = {"quality": quality} if fmt == "JPEG" else {}
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format=fmt, **kwargs)

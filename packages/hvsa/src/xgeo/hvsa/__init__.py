@@ -1,0 +1,3 @@
+"""xgeo-hvsa: installable skeleton; the method lands with its own issue."""
+
+__version__ = "0.0.1"

@@ -1,0 +1,56 @@
+"""``xgeo localize``: the top-k gallery places for query images, with coordinates and scores."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from xgeo.core.errors import XgeoError
+
+HELP = "Embed query images with a method checkpoint and print their top-k gallery places (id, location, score)."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", type=Path, help="query image files")
+    parser.add_argument("--method", required=True, help="installed method that wrote the checkpoint, e.g. frgeo")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="method checkpoint (.pth.tar)")
+    parser.add_argument("--gallery", required=True, type=Path, help="gallery feature file (.h5) with /locations")
+    parser.add_argument("--view", default="query", help="which branch embeds the images (default: query)")
+    parser.add_argument("--top-k", type=int, default=5)
+
+
+def localize(images: list[Path], method: str, checkpoint: Path, gallery: Path, view: str = "query", top_k: int = 5) -> list[list[dict]]:
+    """For each image, its ``top_k`` gallery entries as dicts with id, location and score."""
+    from xgeo.core.features import read_features
+    from xgeo.core.methods import get_method
+    from xgeo.core.retrieval import search
+
+    plugin = get_method(method)
+    if plugin.query_encoder is None:
+        raise XgeoError(None, f"method {method!r} offers no query encoder", "use a method that supports `xgeo localize`")
+    fs = read_features(gallery)
+    if fs.locations is None:
+        raise XgeoError(gallery, "gallery feature file has no /locations", "write the gallery features with locations")
+    encode = plugin.query_encoder(checkpoint, view)
+    queries = np.asarray(encode(images), dtype=np.float32)
+    if queries.shape[1] != fs.features.shape[1]:
+        raise XgeoError(gallery, f"gallery features have {fs.features.shape[1]} dims but {method} gives {queries.shape[1]}",
+                        "use a gallery written with the same method and checkpoint")
+    scores, indices = search(queries, fs.features, k=min(top_k, len(fs.ids)), similarity="cosine")
+    return [
+        [{"id": str(fs.ids[j]), "location": [float(v) for v in fs.locations[j]], "score": float(s)}
+         for s, j in zip(np.asarray(srow), np.asarray(irow))]
+        for srow, irow in zip(scores, indices)
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    results = localize(args.images, args.method, args.checkpoint, args.gallery, args.view, args.top_k)
+    for image, hits in zip(args.images, results):
+        print(image)
+        for rank, hit in enumerate(hits, 1):
+            lat, lon = hit["location"]
+            print(f"  {rank:>2}. {hit['id']}  ({lat:.6f}, {lon:.6f})  score {hit['score']:.4f}")
+    return 0

@@ -52,3 +52,14 @@ def test_unreadable_image(tmp_path):
         read_image(bad)
     with pytest.raises(XgeoError, match="image not found"):
         read_image(tmp_path / "nope.png")
+
+
+def test_malformed_json_names_the_file(tmp_path):
+    from xgeo.core.io import read_json
+
+    bad = tmp_path / "split.json"
+    bad.write_text('{"images": [1, 2')
+    with pytest.raises(XgeoError, match="split.json: malformed JSON"):
+        read_json(bad)
+    with pytest.raises(XgeoError, match="file not found"):
+        read_json(tmp_path / "absent.json")

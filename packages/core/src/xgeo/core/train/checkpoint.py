@@ -1,0 +1,47 @@
+"""Checkpoint files: atomic writes, ``weights_only`` reads, resume-path resolution, atomic copies."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from xgeo.core.errors import XgeoError
+from xgeo.core.io import PathLike, atomic_write, load_torch, save_torch
+
+CHECKPOINT_NAME = "checkpoint.pth.tar"
+BEST_NAME = "model_best.pth.tar"
+REQUIRED_KEYS = ("epoch", "global_step", "batch_in_epoch", "state_dict", "optimizer", "scheduler", "sampler", "rng", "best", "history", "config")
+
+
+def resolve_resume(path: PathLike) -> Path:
+    """A checkpoint file, or ``<dir>/checkpoint.pth.tar`` when ``path`` is a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+        if not path.is_file():
+            raise XgeoError(path, "no checkpoint in this run directory", "pass a checkpoint file or the out_dir of an earlier run")
+    return path
+
+
+def save_checkpoint(state: dict[str, Any], path: PathLike) -> None:
+    """Write a full training state atomically (a crash leaves the previous file intact)."""
+    save_torch(state, path)
+
+
+def load_checkpoint(path: PathLike) -> dict[str, Any]:
+    """Read a training checkpoint with ``weights_only=True``; a foreign file is a one-line error."""
+    path = resolve_resume(path)
+    state = load_torch(path)
+    if not isinstance(state, dict):
+        raise XgeoError(path, "not an xgeo training checkpoint", "pass a checkpoint.pth.tar written by the xgeo trainer")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise XgeoError(path, f"not a resumable xgeo training checkpoint (missing {', '.join(missing)})", "pass a checkpoint.pth.tar written by the xgeo trainer")
+    return state
+
+
+def copy_atomic(src: PathLike, dst: PathLike) -> None:
+    """Copy ``src`` onto ``dst`` so that ``dst`` is always either the old or the complete new file."""
+    with atomic_write(dst) as tmp:
+        shutil.copyfile(src, tmp)

@@ -22,4 +22,9 @@ def get_dataset(name: str, root, split: str, transforms: Callable | None = None,
     return DATASETS[name](root, split, transforms=transforms, **kwargs)
 
 
-__all__ = ["DATASETS", "CrossViewSplit", "ViewDataset", "get_dataset", "register_dataset"]
+# readers register themselves on import (after the registry exists)
+from xgeo.core.datasets.cvact import CVACT  # noqa: E402
+from xgeo.core.datasets.cvusa import CVUSA  # noqa: E402
+from xgeo.core.datasets.vigor import VIGOR  # noqa: E402
+
+__all__ = ["CVACT", "CVUSA", "DATASETS", "VIGOR", "CrossViewSplit", "ViewDataset", "get_dataset", "register_dataset"]

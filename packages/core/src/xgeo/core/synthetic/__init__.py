@@ -1,0 +1,66 @@
+"""Synthetic worlds: one procedural world, view renderers, and writers of miniature standard datasets.
+
+The writers produce the real on-disk layouts (``cvusa``, ``cvact``, ``vigor``) so the real readers
+in :mod:`xgeo.core.datasets` are what every test and the demo exercise. All writers are
+deterministic given ``(size, seed)`` and their keyword arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from xgeo.core.synthetic.cvact import write_cvact
+from xgeo.core.synthetic.cvusa import write_cvusa
+from xgeo.core.synthetic.views import (
+    DRONE_ALTITUDES_M,
+    PanoramaRenderer,
+    add_nuisance,
+    aerial_tiles,
+    drone_view,
+    equirect_panoramas,
+    ground_panoramas,
+    sar_patch,
+)
+from xgeo.core.synthetic.vigor import write_vigor
+from xgeo.core.synthetic.world import World
+
+#: dataset name -> writer ``(out, size, seed, **kwargs) -> Path``
+WRITERS: dict[str, Callable[..., Path]] = {
+    "cvusa": write_cvusa,
+    "cvact": write_cvact,
+    "vigor": write_vigor,
+}
+
+#: what ``size`` counts, per writer (shown by ``xgeo synth --help``)
+SIZE_MEANING: dict[str, str] = {
+    "cvusa": "test pairs (val-19zl.csv lines); training pairs = 3 x size",
+    "cvact": "valSet pairs; trainSet = 3 x size, valSetAll (test) = 2 x size containing valSet",
+    "vigor": "panoramas per city (4 cities); half of each city's panoramas are same-area training",
+}
+
+
+def write_dataset(name: str, out: str | Path, size: int, seed: int = 0, **kwargs) -> Path:
+    """Write the synthetic dataset ``name`` under ``out`` and return its root."""
+    if name not in WRITERS:
+        raise KeyError(f"unknown synthetic dataset {name!r}; known: {', '.join(sorted(WRITERS))}")
+    return Path(WRITERS[name](out, size=size, seed=seed, **kwargs))
+
+
+__all__ = [
+    "DRONE_ALTITUDES_M",
+    "SIZE_MEANING",
+    "WRITERS",
+    "PanoramaRenderer",
+    "World",
+    "add_nuisance",
+    "aerial_tiles",
+    "drone_view",
+    "equirect_panoramas",
+    "ground_panoramas",
+    "sar_patch",
+    "write_cvact",
+    "write_cvusa",
+    "write_dataset",
+    "write_vigor",
+]

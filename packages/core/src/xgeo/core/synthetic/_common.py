@@ -49,7 +49,7 @@ def random_ids(rng: np.random.Generator, n: int, length: int = 22) -> list[str]:
 def write_images(paths: list[Path], images: torch.Tensor, quality: int = 95) -> None:
     """Write a ``[N, 3, H, W]`` batch in ``[0, 1]`` to ``paths`` (atomically, one by one)."""
     arr = (images.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
-    for path, img in zip(paths, arr):
+    for path, img in zip(paths, arr, strict=True):
         write_image(path, img, quality=quality)
 
 

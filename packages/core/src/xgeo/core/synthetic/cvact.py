@@ -68,6 +68,7 @@ def write_cvact(out: str | Path, size: int = 100, seed: int = 0, *, train_factor
     chunk = 128
     for s in range(0, n, chunk):
         sl = slice(s, s + chunk)
-        write_images([out / AERIAL.format(id=i) for i in ids[sl]], aerial_tiles(world, rows[sl], cols[sl], extent_px, aerial_size))
+        tiles = aerial_tiles(world, rows[sl], cols[sl], extent_px, aerial_size)
+        write_images([out / AERIAL.format(id=i) for i in ids[sl]], tiles)
         write_images([out / GROUND.format(id=i) for i in ids[sl]], equirect_panoramas(world, rows[sl], cols[sl], renderer, rng))
     return out

@@ -28,7 +28,9 @@ from xgeo.core.synthetic.world import CLASS_COLOURS, World, sample_places, world
 LAYOUTS = ("original", "flat")
 #: per-layout file locations, relative to the root
 PATHS = {
-    "original": {"aerial": "bingmap/19/{id}.jpg", "ground": "streetview/panos/{id}.jpg", "annotation": "streetview/annotations/{id}.png"},
+    "original": {
+        "aerial": "bingmap/19/{id}.jpg", "ground": "streetview/panos/{id}.jpg", "annotation": "streetview/annotations/{id}.png",
+    },
     "flat": {"aerial": "sat/{id}.jpg", "ground": "grd/{id}.png"},
 }
 
@@ -64,7 +66,7 @@ def write_cvusa(out: str | Path, size: int = 100, seed: int = 0, *, layout: str 
         write_images(paths["aerial"][sl], aerial_tiles(world, rows[sl], cols[sl], extent_px, aerial_size))
         write_images(paths["ground"][sl], ground_panoramas(world, rows[sl], cols[sl], renderer, rng))
         if "annotation" in paths:
-            for path, cls in zip(paths["annotation"][sl], renderer.classes(world, rows[sl], cols[sl])):
+            for path, cls in zip(paths["annotation"][sl], renderer.classes(world, rows[sl], cols[sl]), strict=True):
                 write_image(path, CLASS_COLOURS[cls])
 
     lines = [",".join(p.format(id=i) for p in PATHS["original"].values()) for i in ids]

@@ -37,7 +37,7 @@ def _crops(world: World, rows: Sequence[float], cols: Sequence[float], extent: i
     half = extent // 2 + 1
     size = 2 * half
     out, shift = [], []
-    for r, c in zip(rows, cols):
+    for r, c in zip(rows, cols, strict=True):
         r0, c0 = math.floor(r), math.floor(c)
         top, left = r0 - half, c0 - half
         if top < 0 or left < 0 or top + size > world.size_px or left + size > world.size_px:
@@ -91,12 +91,22 @@ class PanoramaRenderer:
             out.append(F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=False))
         return torch.cat(out).clamp(0, 1) if out else torch.zeros(0, 3, self.height, self.width)
 
+    def from_tiles(self, tiles: torch.Tensor) -> torch.Tensor:
+        """Polar transform of north-up tiles ``[N, 3, S, S]`` that each span exactly ``extent`` world px.
+
+        This is the same mapping as :meth:`__call__` applied to an aerial image instead of the world
+        (the SAFA-style polar transform), at any tile resolution ``S``.
+        """
+        grid = self.grid * (self.crop / self.extent)
+        return F.grid_sample(tiles, grid.expand(len(tiles), -1, -1, -1), mode="bilinear", padding_mode="border",
+                             align_corners=False)
+
     def classes(self, world: World, rows: Sequence[float], cols: Sequence[float]) -> np.ndarray:
         """Class codes ``[N, height, width]`` seen by each panorama pixel (nearest neighbour)."""
         cls = torch.from_numpy(world.classes.astype(np.float32))[None]
         half = self.extent // 2 + 1
         out = []
-        for r, c in zip(rows, cols):
+        for r, c in zip(rows, cols, strict=True):
             r0, c0 = math.floor(r), math.floor(c)
             crop = cls[:, r0 - half:r0 + half, c0 - half:c0 + half][None]
             grid = self.grid + torch.tensor([c - c0, r - r0], dtype=torch.float32) / (self.crop / 2)
@@ -160,7 +170,9 @@ def drone_view(world: World, row: float, col: float, altitude_m: float, heading_
     # pre-shrink so that bilinear sampling does not alias when the footprint is much larger than the output
     side = crops.shape[-1]
     small = max(size, int(side * size / (2 * half_px)))
-    src = F.interpolate(crops, size=(small, small), mode="bilinear", align_corners=False, antialias=True) if small < side else crops
+    src = crops
+    if small < side:
+        src = F.interpolate(crops, size=(small, small), mode="bilinear", align_corners=False, antialias=True)
     return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].clamp(0, 1)
 
 

@@ -72,7 +72,7 @@ def _write_city(out: Path, city: str, world: World, size: int, extent: int, trai
     tr, tc = np.meshgrid(centres, centres, indexing="ij")
     tr, tc = tr.ravel(), tc.ravel()
     tlat, tlon = world.latlon(tr, tc)
-    sats = [sat_name(a, b) for a, b in zip(tlat, tlon)]
+    sats = [sat_name(a, b) for a, b in zip(tlat, tlon, strict=True)]
 
     # panoramas: at most 2 per positive tile, inside its central quarter (and inside the 4-tile area)
     positive = rng.choice(2 * n * n, size, replace=False) // 2
@@ -84,7 +84,7 @@ def _write_city(out: Path, city: str, world: World, size: int, extent: int, trai
     lat, lon = world.latlon(pos[:, 0], pos[:, 1])
     lat, lon = np.round(lat, 6), np.round(lon, 6)  # what the file name can carry ...
     prow, pcol = world.pixel(lat, lon)  # ... is the panorama's true position
-    names = [pano_name(i, a, b) for i, a, b in zip(random_ids(rng, size), lat, lon)]
+    names = [pano_name(i, a, b) for i, a, b in zip(random_ids(rng, size), lat, lon, strict=True)]
 
     lines = []
     scale = VIGOR_SCALE_PX / extent
@@ -104,8 +104,8 @@ def _write_city(out: Path, city: str, world: World, size: int, extent: int, trai
     split_dir = out / "splits" / city
     write_text(split_dir / "satellite_list.txt", "".join(f"{s}\n" for s in sats))
     write_text(split_dir / "pano_label_balanced.txt", "".join(lines))
-    write_text(split_dir / "same_area_balanced_train.txt", "".join(ln for ln, t in zip(lines, is_train) if t))
-    write_text(split_dir / "same_area_balanced_test.txt", "".join(ln for ln, t in zip(lines, is_train) if not t))
+    write_text(split_dir / "same_area_balanced_train.txt", "".join(ln for ln, t in zip(lines, is_train, strict=True) if t))
+    write_text(split_dir / "same_area_balanced_test.txt", "".join(ln for ln, t in zip(lines, is_train, strict=True) if not t))
 
     chunk = 128
     for s in range(0, n * n, chunk):
@@ -130,7 +130,7 @@ def write_vigor(out: str | Path, size: int = 25, seed: int = 0, *, train_fractio
     n = tile_grid(size)
     side = int(math.ceil((2 * MARGIN_PX + (n + 1) * extent_px // 2) / 64.0)) * 64
     mpp = VIGOR_SCALE_PX * VIGOR_METRES_PER_PX / extent_px
-    for (city, origin), ss in zip(CITIES.items(), seeds):
+    for (city, origin), ss in zip(CITIES.items(), seeds, strict=True):
         rng = np.random.default_rng(ss)
         world = World(int(rng.integers(2**31)), size_px=max(side, 128), metres_per_px=mpp, origin_latlon=origin)
         _write_city(out, city, world, int(size), extent_px, train_fraction, aerial_size, pano_size, rng)

@@ -120,7 +120,7 @@ class World:
         lefts = rng.integers(0, n - hi, tries)
         colours = rng.uniform(0.15, 0.95, (tries, 3)).astype(np.float32)
         placed = 0
-        for h, w, t, left, colour in zip(heights, widths, tops, lefts, colours):
+        for h, w, t, left, colour in zip(heights, widths, tops, lefts, colours, strict=True):
             block = classes[t:t + h, left:left + w]
             if (block >= WATER).any():
                 continue

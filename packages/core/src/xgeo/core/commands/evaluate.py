@@ -1,0 +1,36 @@
+"""``xgeo evaluate``: retrieval metrics from a query and a gallery feature file."""
+
+from __future__ import annotations
+
+import argparse
+
+from xgeo.core.evaluate import PROTOCOLS, evaluate_files, format_table
+from xgeo.core.io import write_json
+from xgeo.core.retrieval import DEFAULT_GALLERY_CHUNK, DEFAULT_QUERY_CHUNK
+
+HELP = "Compute retrieval metrics (R@K, R@1%, hit, mAP, metre accuracy...) from two feature files."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``xgeo evaluate``."""
+    parser.add_argument("--query", required=True, metavar="Q.h5", help="query feature file (xgeo.features/1)")
+    parser.add_argument("--gallery", required=True, metavar="G.h5", help="gallery feature file (xgeo.features/1)")
+    parser.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS),
+                        help="; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values()))
+    parser.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
+    parser.add_argument("--thresholds", type=float, nargs="+", metavar="M",
+                        help="metre thresholds for metre-level accuracy (sn6 default: 50 100 150 200)")
+    parser.add_argument("--device", default=None, help="cpu (default) or cuda[:i]")
+    parser.add_argument("--query-chunk", type=int, default=DEFAULT_QUERY_CHUNK, help="queries per block")
+    parser.add_argument("--gallery-chunk", type=int, default=DEFAULT_GALLERY_CHUNK, help="gallery entries per block")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print the table and optionally write JSON."""
+    metrics = evaluate_files(args.query, args.gallery, args.protocol, args.thresholds, device=args.device,
+                             query_chunk=args.query_chunk, gallery_chunk=args.gallery_chunk)
+    print(format_table(metrics))
+    if args.json:
+        write_json(args.json, {"protocol": args.protocol, "query": str(args.query), "gallery": str(args.gallery),
+                               "metrics": metrics})
+    return 0

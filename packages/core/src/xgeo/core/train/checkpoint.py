@@ -11,7 +11,19 @@ from xgeo.core.io import PathLike, atomic_write, load_torch, save_torch
 
 CHECKPOINT_NAME = "checkpoint.pth.tar"
 BEST_NAME = "model_best.pth.tar"
-REQUIRED_KEYS = ("epoch", "global_step", "batch_in_epoch", "state_dict", "optimizer", "scheduler", "sampler", "rng", "best", "history", "config")
+REQUIRED_KEYS = (
+    "epoch",
+    "global_step",
+    "batch_in_epoch",
+    "state_dict",
+    "optimizer",
+    "scheduler",
+    "sampler",
+    "rng",
+    "best",
+    "history",
+    "config",
+)
 
 
 def resolve_resume(path: PathLike) -> Path:
@@ -20,7 +32,9 @@ def resolve_resume(path: PathLike) -> Path:
     if path.is_dir():
         path = path / CHECKPOINT_NAME
         if not path.is_file():
-            raise XgeoError(path, "no checkpoint in this run directory", "pass a checkpoint file or the out_dir of an earlier run")
+            raise XgeoError(
+                path, "no checkpoint in this run directory", "pass a checkpoint file or the out_dir of an earlier run"
+            )
     return path
 
 
@@ -37,7 +51,11 @@ def load_checkpoint(path: PathLike) -> dict[str, Any]:
         raise XgeoError(path, "not an xgeo training checkpoint", "pass a checkpoint.pth.tar written by the xgeo trainer")
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
-        raise XgeoError(path, f"not a resumable xgeo training checkpoint (missing {', '.join(missing)})", "pass a checkpoint.pth.tar written by the xgeo trainer")
+        raise XgeoError(
+            path,
+            f"not a resumable xgeo training checkpoint (missing {', '.join(missing)})",
+            "pass a checkpoint.pth.tar written by the xgeo trainer",
+        )
     return state
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-
 from xgeo.core.errors import XgeoError
 
 SAM_MODES: dict[str | None, bool | None] = {None: None, "sam": False, "asam": True}
@@ -93,7 +92,10 @@ class TrainConfig:
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise bad(f"grad_clip={self.grad_clip}", "use a positive norm or null")
         if self.checkpoint_every < 0 or self.log_every < 1 or self.num_workers < 0:
-            raise bad("checkpoint_every/log_every/num_workers out of range", "use checkpoint_every >= 0, log_every >= 1, num_workers >= 0")
+            raise bad(
+                "checkpoint_every/log_every/num_workers out of range",
+                "use checkpoint_every >= 0, log_every >= 1, num_workers >= 0",
+            )
         if self.max_steps is not None and self.max_steps < 1:
             raise bad(f"max_steps={self.max_steps}", "use a positive number or null")
 

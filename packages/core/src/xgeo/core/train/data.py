@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
-
 from xgeo.core.train.rng import item_seed
 
 
@@ -110,4 +109,6 @@ def epoch_loader(
             pin_memory=pin_memory,
             generator=generator,
         )
-    return DataLoader(dataset, batch_sampler=batches, num_workers=0, collate_fn=collate_fn, pin_memory=pin_memory, generator=generator)
+    return DataLoader(
+        dataset, batch_sampler=batches, num_workers=0, collate_fn=collate_fn, pin_memory=pin_memory, generator=generator
+    )

@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-
 from xgeo.core.errors import XgeoError
 
 
@@ -137,7 +136,7 @@ def all_gather_rows(local: torch.Tensor) -> torch.Tensor:
     padded[: local.shape[0]] = local.to(dev)
     parts = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(parts, padded)
-    return torch.cat([p[:n] for p, n in zip(parts, sizes_list)]).to(local.device)
+    return torch.cat([p[:n] for p, n in zip(parts, sizes_list, strict=True)]).to(local.device)
 
 
 def all_gather_objects(obj: Any) -> list[Any]:

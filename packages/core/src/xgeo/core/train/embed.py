@@ -9,7 +9,6 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
-
 from xgeo.core.train.data import move_to_device
 from xgeo.core.train.distributed import all_gather_rows, get_rank, get_world_size
 
@@ -52,7 +51,9 @@ def embed(
     device = torch.device(device)
     rank, world = get_rank(), get_world_size()
     shard = shard_range(len(dataset), rank, world)  # type: ignore[arg-type]
-    loader = DataLoader(Subset(dataset, shard), batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        Subset(dataset, shard), batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=device.type == "cuda"
+    )
     chunks: list[torch.Tensor] = []
     with torch.no_grad(), _eval_mode(fn):
         for batch in loader:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-
 from xgeo.core.train.config import TrainConfig
 
 ScheduleFn = Callable[[float, float, TrainConfig], float]
@@ -75,7 +74,7 @@ class LRSchedule:
         self.config = config
         self.steps_per_epoch = max(1, steps_per_epoch)
         self.base_lrs = [float(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
-        for group, base in zip(optimizer.param_groups, self.base_lrs):
+        for group, base in zip(optimizer.param_groups, self.base_lrs, strict=True):
             group["initial_lr"] = base
         self.last_t = 0.0
 
@@ -91,14 +90,19 @@ class LRSchedule:
         else:
             t, unit = float(epoch), 1.0
         factor = lr_factor(t, self.config, unit)
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             group["lr"] = base * factor
         self.last_t = t
         return self.base_lrs[0] * factor
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-data state."""
-        return {"schedule": self.config.schedule, "unit": self.config.schedule_unit, "base_lrs": list(self.base_lrs), "last_t": self.last_t}
+        return {
+            "schedule": self.config.schedule,
+            "unit": self.config.schedule_unit,
+            "base_lrs": list(self.base_lrs),
+            "last_t": self.last_t,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore base rates and the last time the rate was set."""

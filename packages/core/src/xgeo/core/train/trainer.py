@@ -20,7 +20,6 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
-
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import load_state_dict_into
 from xgeo.core.train import distributed
@@ -75,10 +74,16 @@ class Trainer:
         self.rank, self.world_size, self.is_main = info.rank, info.world_size, info.is_main
         self.records = RunRecords(self.out_dir, enabled=self.is_main)
         if config.batch_size < self.world_size:
-            raise XgeoError(None, f"batch_size {config.batch_size} is smaller than the {self.world_size} processes", "raise batch_size or start fewer processes")
+            raise XgeoError(
+                None,
+                f"batch_size {config.batch_size} is smaller than the {self.world_size} processes",
+                "raise batch_size or start fewer processes",
+            )
         self.batch_size = config.batch_size // self.world_size
         if config.batch_size % self.world_size:
-            self.note(f"batch_size {config.batch_size} is not divisible by {self.world_size} processes; each uses {self.batch_size}")
+            self.note(
+                f"batch_size {config.batch_size} is not divisible by {self.world_size} processes; each uses {self.batch_size}"
+            )
 
         seed_everything(config.seed + self.rank)
         self.model = model.to(self.device)
@@ -89,12 +94,20 @@ class Trainer:
             self.ddp_model = self.model
         self.train_dataset = train_dataset
         self.step_fn, self.evaluate_fn, self.on_step_end, self.collate_fn = step, evaluate, on_step_end, collate_fn
-        self.sampler = sampler if sampler is not None else DistributedSampler(
-            train_dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=config.seed, drop_last=True
+        self.sampler = (
+            sampler
+            if sampler is not None
+            else DistributedSampler(
+                train_dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=config.seed, drop_last=True
+            )
         )
         self.steps_per_epoch = len(self.sampler) // self.batch_size  # type: ignore[arg-type]
         if self.steps_per_epoch == 0:
-            raise XgeoError(None, f"the training set gives {len(self.sampler)} samples per process, fewer than one batch of {self.batch_size}", "lower batch_size or use a larger training split")  # type: ignore[arg-type]
+            raise XgeoError(
+                None,
+                f"the training set gives {len(self.sampler)} samples per process, fewer than one batch of {self.batch_size}",
+                "lower batch_size or use a larger training split",
+            )  # type: ignore[arg-type]
 
         self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], config)
         self.two_pass = is_two_pass(self.optimizer)
@@ -182,7 +195,11 @@ class Trainer:
         try:
             self.optimizer.load_state_dict(ckpt["optimizer"])
         except (ValueError, KeyError, RuntimeError) as err:
-            raise XgeoError(path, f"optimizer state does not match this run ({str(err).splitlines()[0][:160]})", "resume with the same optimizer, sam mode and model") from None
+            raise XgeoError(
+                path,
+                f"optimizer state does not match this run ({str(err).splitlines()[0][:160]})",
+                "resume with the same optimizer, sam mode and model",
+            ) from None
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
@@ -199,7 +216,10 @@ class Trainer:
             self._sampler_restored = self.batch_in_epoch > 0
         saved_world = int(ckpt.get("world_size", len(ckpt["rng"])))
         if saved_world != self.world_size:
-            self.note(f"{path}: written by {saved_world} processes, resumed with {self.world_size}; the run continues but is not bit-identical")
+            self.note(
+                f"{path}: written by {saved_world} processes, resumed with {self.world_size};"
+                " the run continues but is not bit-identical"
+            )
         self._pending_rng = ckpt["rng"]
         self.records.truncate_after(self.global_step)
         self.note(f"resumed from {path} at epoch {self.epoch}, batch {self.batch_in_epoch}, step {self.global_step}")
@@ -220,11 +240,24 @@ class Trainer:
         self._sampler_restored = False
         self.lr = self.scheduler.set(epoch, self.batch_in_epoch)
         loader = epoch_loader(
-            self.train_dataset, self.sampler, self.batch_size, epoch=epoch, skip=self.batch_in_epoch, seed=cfg.seed,
-            rank=self.rank, num_workers=cfg.num_workers, collate_fn=self.collate_fn, pin_memory=self.device.type == "cuda",
+            self.train_dataset,
+            self.sampler,
+            self.batch_size,
+            epoch=epoch,
+            skip=self.batch_in_epoch,
+            seed=cfg.seed,
+            rank=self.rank,
+            num_workers=cfg.num_workers,
+            collate_fn=self.collate_fn,
+            pin_memory=self.device.type == "cuda",
         )
-        bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not (cfg.progress and self.is_main), dynamic_ncols=True)
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            initial=self.batch_in_epoch,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not (cfg.progress and self.is_main),
+            dynamic_ncols=True,
+        )
         try:
             for batch in loader:
                 if self.scheduler.per_step:
@@ -313,7 +346,8 @@ class Trainer:
         if not math.isfinite(value):
             kind = "NaN" if math.isnan(value) else "inf"
             raise XgeoError(
-                self.out_dir, f"loss became {kind} at epoch {self.epoch + 1} step {self.global_step + 1}",
+                self.out_dir,
+                f"loss became {kind} at epoch {self.epoch + 1} step {self.global_step + 1}",
                 "lower lr, set grad_clip, or check the data; resume from the last checkpoint.pth.tar",
             )
         return value
@@ -332,14 +366,24 @@ class Trainer:
         names = sorted(self._sums)
         means = torch.tensor([self._sums[n] / self._count for n in names], dtype=torch.float64)
         means = distributed.all_reduce_mean(means)
-        return {f"train_{n}": float(v) for n, v in zip(names, means.tolist())}
+        return {f"train_{n}": float(v) for n, v in zip(names, means.tolist(), strict=True)}
 
     def _log_step(self, loss: float, metrics: dict[str, Any], bar: Any) -> None:
         if not self.is_main:
             return
         plain = {k: float(v) for k, v in metrics.items()}
-        self.records.log({"kind": "step", "epoch": self.epoch, "step": self.global_step, "batch": self.batch_in_epoch,
-                          "lr": self.lr, "loss": loss, **plain, "time": round(time.monotonic() - self._t0, 3)})
+        self.records.log(
+            {
+                "kind": "step",
+                "epoch": self.epoch,
+                "step": self.global_step,
+                "batch": self.batch_in_epoch,
+                "lr": self.lr,
+                "loss": loss,
+                **plain,
+                "time": round(time.monotonic() - self._t0, 3),
+            }
+        )
         bar.set_postfix(loss=f"{loss:.4g}", lr=f"{self.lr:.3g}", refresh=False)
 
     def _end_epoch(self) -> dict[str, Any]:
@@ -351,7 +395,11 @@ class Trainer:
         record: dict[str, Any] = {"epoch": epoch, "step": self.global_step, "lr": self.lr, **train, **evaluation}
         self.history.append(record)
         key = self.config.best_metric
-        improved = key in evaluation and math.isfinite(float(evaluation[key])) and (self.best is None or float(evaluation[key]) > self.best["value"])
+        improved = (
+            key in evaluation
+            and math.isfinite(float(evaluation[key]))
+            and (self.best is None or float(evaluation[key]) > self.best["value"])
+        )
         if improved:
             self.best = {"metric": key, "value": float(evaluation[key]), "epoch": epoch}
         self.epoch, self.batch_in_epoch = epoch + 1, 0

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import torch
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import PathLike, atomic_write, load_torch, save_torch
 
@@ -63,3 +64,30 @@ def copy_atomic(src: PathLike, dst: PathLike) -> None:
     """Copy ``src`` onto ``dst`` so that ``dst`` is always either the old or the complete new file."""
     with atomic_write(dst) as tmp:
         shutil.copyfile(src, tmp)
+
+
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def check_plain(obj: Any, where: str) -> None:
+    """Raise ``TypeError`` unless ``obj`` is tensors / lists / tuples / dicts / numbers / strings / None only.
+
+    Anything else (numpy arrays or scalars, custom classes) would make the checkpoint unloadable with
+    ``weights_only=True``; this catches it when the checkpoint is written rather than when it is resumed.
+    """
+    stack = [(obj, where)]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, torch.Tensor) or type(value) in _PLAIN:
+            continue
+        if type(value) in (list, tuple):
+            if all(type(v) in _PLAIN for v in value):
+                continue
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
+        elif type(value) is dict:
+            stack.extend((v, f"{at}[{k!r}]") for k, v in value.items())
+        else:
+            raise TypeError(
+                f"{at} is a {type(value).__module__}.{type(value).__name__}; checkpoints hold only tensors, "
+                "lists, tuples, dicts, numbers, strings and None (convert numpy arrays with torch.from_numpy)"
+            )

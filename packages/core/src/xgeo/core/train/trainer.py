@@ -23,7 +23,15 @@ from tqdm.auto import tqdm
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import load_state_dict_into
 from xgeo.core.train import distributed
-from xgeo.core.train.checkpoint import BEST_NAME, CHECKPOINT_NAME, copy_atomic, load_checkpoint, resolve_resume, save_checkpoint
+from xgeo.core.train.checkpoint import (
+    BEST_NAME,
+    CHECKPOINT_NAME,
+    check_plain,
+    copy_atomic,
+    load_checkpoint,
+    resolve_resume,
+    save_checkpoint,
+)
 from xgeo.core.train.config import StepOutput, TrainConfig
 from xgeo.core.train.data import epoch_loader, move_to_device
 from xgeo.core.train.optimizers import build_optimizer, is_two_pass
@@ -163,6 +171,7 @@ class Trainer:
         sampler_state: Any = {"epoch": self.epoch}
         if _stateful(self.sampler) and self.is_main:
             sampler_state = self.sampler.state_dict()  # type: ignore[attr-defined]
+            check_plain(sampler_state, "sampler.state_dict()")
         return {
             "epoch": self.epoch,
             "global_step": self.global_step,
@@ -391,7 +400,7 @@ class Trainer:
         epoch = self.epoch
         train = self._epoch_means()
         self.ddp_model.eval()
-        evaluation = dict(self.evaluate_fn(self)) if self.evaluate_fn is not None else {}
+        evaluation = {k: float(v) for k, v in self.evaluate_fn(self).items()} if self.evaluate_fn is not None else {}
         record: dict[str, Any] = {"epoch": epoch, "step": self.global_step, "lr": self.lr, **train, **evaluation}
         self.history.append(record)
         key = self.config.best_metric

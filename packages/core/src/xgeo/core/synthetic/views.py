@@ -115,10 +115,14 @@ class PanoramaRenderer:
 
 
 def add_nuisance(images: torch.Tensor, rng: np.random.Generator, gain: tuple[float, float] = (0.7, 1.3),
-                 noise: float = 0.05) -> torch.Tensor:
-    """Per-image, per-channel colour gain drawn from ``gain`` and additive Gaussian noise of std ``noise``."""
+                 noise: float = 0.05, per_channel: bool = False) -> torch.Tensor:
+    """A per-image gain drawn from ``gain`` and additive Gaussian noise of std ``noise``, clipped to ``[0, 1]``.
+
+    The gain is one factor per image by default; ``per_channel=True`` draws one per colour channel
+    (a colour cast), which makes the synthetic task markedly harder to learn from scratch.
+    """
     n, c = images.shape[:2]
-    g = torch.from_numpy(rng.uniform(gain[0], gain[1], (n, c, 1, 1)).astype(np.float32))
+    g = torch.from_numpy(rng.uniform(gain[0], gain[1], (n, c if per_channel else 1, 1, 1)).astype(np.float32))
     eps = torch.from_numpy(rng.standard_normal(tuple(images.shape)).astype(np.float32)) * noise
     return (images * g + eps).clamp(0, 1)
 

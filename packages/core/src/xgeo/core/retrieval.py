@@ -11,6 +11,12 @@ kept (up to ``cache_bytes``; a query chunk that would need more is split in halv
 scores give the thresholds, then every gallery chunk is counted against them. Ranking
 conventions (strict counting, optimistic ties, junk) are documented in :mod:`xgeo.core.metrics`.
 
+Exact ties. BLAS rounding depends on the block shape and, with OpenBLAS, even on a column's
+position inside one product, so two identical gallery rows need not get the same float32 score.
+Bitwise-identical (non-junk) gallery rows are therefore scored once, as one row counted with
+its multiplicity: they always tie. Scores whose arithmetic is exact (e.g. small integers) tie
+whatever the order of summation.
+
 Two engines compute the blocks: ``"numpy"`` (CPU, OpenBLAS; does not import torch, which keeps
 ``xgeo evaluate`` light) and ``"torch"`` (CPU or CUDA). ``engine="auto"`` picks NumPy on the CPU
 and torch on a GPU. Similarities: ``"cosine"`` (rows L2-normalised first, unless the caller says
@@ -105,18 +111,29 @@ class NumpyEngine:
     def take(self, s: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return s[rows, cols]
 
-    def count_greater(self, s: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    def select_rows(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x[idx])
+
+    def weights(self, w: np.ndarray) -> np.ndarray:
+        return np.asarray(w, dtype=np.float64)
+
+    def count_greater(self, s: np.ndarray, thresholds: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         if self._mask.size < s.size:
             self._mask = np.empty(s.size, dtype=bool)
         mask = self._mask[: s.size].reshape(s.shape)
         np.greater(s, thresholds[:, None], out=mask)
-        return mask.view(np.uint8).sum(axis=1, dtype=np.int64)
+        if weights is None:
+            return mask.view(np.uint8).sum(axis=1, dtype=np.int64)
+        return np.rint(mask.astype(np.float64) @ weights).astype(np.int64)
 
-    def bucket_counts(self, s: np.ndarray, rows: np.ndarray, sorted_thresholds: np.ndarray) -> np.ndarray:
+    def bucket_counts(
+        self, s: np.ndarray, rows: np.ndarray, sorted_thresholds: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray:
         buckets = sorted_thresholds.shape[1] + 1
         out = np.empty((len(rows), buckets), dtype=np.int64)
         for i, r in enumerate(rows):
-            out[i] = np.bincount(np.searchsorted(sorted_thresholds[i], s[r], side="left"), minlength=buckets)
+            idx = np.searchsorted(sorted_thresholds[i], s[r], side="left")
+            out[i] = np.rint(np.bincount(idx, weights=weights, minlength=buckets))
         return out
 
     def topk(self, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -186,23 +203,32 @@ class TorchEngine:
         c = self.torch.from_numpy(cols).to(self.device)
         return s[r, c].cpu().numpy()
 
-    def count_greater(self, s: Any, thresholds: np.ndarray) -> np.ndarray:
+    def select_rows(self, x: Any, idx: np.ndarray) -> Any:
+        return x[self.torch.from_numpy(idx).to(self.device)].contiguous()
+
+    def weights(self, w: np.ndarray) -> Any:
+        return self.torch.from_numpy(np.asarray(w, dtype=np.float64)).to(self.device)
+
+    def count_greater(self, s: Any, thresholds: np.ndarray, weights: Any = None) -> np.ndarray:
         if self._mask.numel() < s.numel():
             self._mask = self.torch.empty(s.numel(), dtype=self.torch.bool, device=self.device)
         mask = self._mask[: s.numel()].view(s.shape)
         thr = self.torch.from_numpy(thresholds).to(self.device)
         self.torch.gt(s, thr[:, None], out=mask)
-        return mask.sum(dim=1).cpu().numpy().astype(np.int64)
+        if weights is None:
+            return mask.sum(dim=1).cpu().numpy().astype(np.int64)
+        return np.rint((mask.to(self.torch.float64) @ weights).cpu().numpy()).astype(np.int64)
 
-    def bucket_counts(self, s: Any, rows: np.ndarray, sorted_thresholds: np.ndarray) -> np.ndarray:
+    def bucket_counts(self, s: Any, rows: np.ndarray, sorted_thresholds: np.ndarray, weights: Any = None) -> np.ndarray:
         torch = self.torch
         buckets = sorted_thresholds.shape[1] + 1
         sub = s[torch.from_numpy(rows).to(self.device)]
         thr = torch.from_numpy(np.ascontiguousarray(sorted_thresholds)).to(self.device)
         idx = torch.searchsorted(thr, sub.contiguous(), right=False)
         idx += (torch.arange(len(rows), device=self.device) * buckets)[:, None]
-        counts = torch.bincount(idx.flatten(), minlength=len(rows) * buckets)
-        return counts.view(len(rows), buckets).cpu().numpy().astype(np.int64)
+        w = None if weights is None else weights[None, :].expand(len(rows), -1).flatten()
+        counts = torch.bincount(idx.flatten(), weights=w, minlength=len(rows) * buckets)
+        return np.rint(counts.view(len(rows), buckets).cpu().numpy()).astype(np.int64)
 
     def topk(self, s: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         torch = self.torch
@@ -320,22 +346,35 @@ class Searcher:
             raise NonFiniteFeaturesError("gallery")
         if similarity == "cosine" and not normalized:
             g = self.engine.normalize(g)
-        self._gallery = g
-        self._gallery_sq = self.engine.sq_norms(g) if similarity == "neg_sq_l2" else None
         self.num_gallery, self.dim = int(g.shape[0]), int(g.shape[1])
         junk = np.zeros(self.num_gallery, dtype=bool) if junk is None else np.asarray(junk, dtype=bool)
         if junk.shape != (self.num_gallery,):
             raise ValueError(f"junk mask must have shape ({self.num_gallery},), got {junk.shape}")
         self.junk = junk
         self.num_ranked = int(self.num_gallery - junk.sum())
+        # identical gallery rows are scored once (as one "unique row" with a weight) so they tie exactly
+        self.duplicates = _Duplicates.find(self.engine.host(g), junk)
+        unique_junk = junk
+        self._weights = None
+        if self.duplicates is not None:
+            g = self.engine.select_rows(g, self.duplicates.canonical)
+            unique_junk = junk[self.duplicates.canonical]
+            self._weights = self.engine.weights(self.duplicates.counts)
+        self._gallery = g
+        self._gallery_sq = self.engine.sq_norms(g) if similarity == "neg_sq_l2" else None
+        self._rows = int(g.shape[0])
         self._chunk_junk = [
-            np.flatnonzero(junk[a : a + self.gallery_chunk]) for a in range(0, self.num_gallery, self.gallery_chunk)
+            np.flatnonzero(unique_junk[a : a + self.gallery_chunk]) for a in range(0, self._rows, self.gallery_chunk)
         ]
-        self._buffer = self.engine.empty(self.query_chunk * min(self.gallery_chunk, max(self.num_gallery, 1)))
+        self._buffer = self.engine.empty(self.query_chunk * min(self.gallery_chunk, max(self._rows, 1)))
 
     @property
     def num_chunks(self) -> int:
         return len(self._chunk_junk)
+
+    def _chunk_bounds(self, chunk: int) -> tuple[int, int]:
+        a = chunk * self.gallery_chunk
+        return a, min(a + self.gallery_chunk, self._rows)
 
     # ------------------------------------------------------------------ public
     def rank(
@@ -376,8 +415,7 @@ class Searcher:
     # ------------------------------------------------------------------ blocks
     def _scores(self, q: Any, q_sq: Any, chunk: int, out: Any) -> Any:
         """Fill ``out`` with the scores of queries ``q`` against gallery chunk ``chunk``."""
-        a = chunk * self.gallery_chunk
-        b = min(a + self.gallery_chunk, self.num_gallery)
+        a, b = self._chunk_bounds(chunk)
         s = self.engine.view(out, int(q.shape[0]), b - a)
         self.engine.matmul(q, self._gallery[a:b], s)
         if self._gallery_sq is not None:
@@ -393,6 +431,8 @@ class Searcher:
         semi_rows, semi_cols = _clean_semi(semi, rows, cols, self.junk)
         tracked_rows = np.concatenate([rows, semi_rows])
         tracked_cols = np.concatenate([cols, semi_cols]).astype(np.int64)
+        if self.duplicates is not None:
+            tracked_cols = self.duplicates.to_unique[tracked_cols]
         tracked_chunk = tracked_cols // self.gallery_chunk
         needed = np.unique(tracked_chunk)
         itemsize = self.engine.np_dtype.itemsize
@@ -410,8 +450,8 @@ class Searcher:
         cache: dict[int, Any] = {}
         tracked = np.empty(len(tracked_cols), dtype=np.float64)
         for c in needed.tolist():
-            width = min(self.gallery_chunk, self.num_gallery - c * self.gallery_chunk)
-            s = self._scores(q, q_sq, c, self.engine.empty(n * width))
+            lo, hi = self._chunk_bounds(c)
+            s = self._scores(q, q_sq, c, self.engine.empty(n * (hi - lo)))
             sel = np.flatnonzero(tracked_chunk == c)
             tracked[sel] = self.engine.take(s, tracked_rows[sel], tracked_cols[sel] - c * self.gallery_chunk)
             cache[c] = s
@@ -423,16 +463,21 @@ class Searcher:
         buckets = np.zeros((len(th.multi_rows), th.width + 1), dtype=np.int64)
         top_v = np.full((n, k), -np.inf)
         top_i = np.full((n, k), _NO_INDEX, dtype=np.int64)
-        order = list(cache) + [c for c in range(self.num_chunks) if c not in cache]
+        order = list(cache) + [c for c in range(self.num_chunks) if c not in cache]  # cached chunks first
         for c in order:
             s = cache.pop(c) if c in cache else self._scores(q, q_sq, c, self._buffer)
+            lo, hi = self._chunk_bounds(c)
+            w = None if self._weights is None else self._weights[lo:hi]
             if len(cols):
-                best_gt += self.engine.count_greater(s, th.best)
+                best_gt += self.engine.count_greater(s, th.best, w)
             if len(th.multi_rows):
-                buckets += self.engine.bucket_counts(s, th.multi_rows, th.sorted_asc)
+                buckets += self.engine.bucket_counts(s, th.multi_rows, th.sorted_asc, w)
             if k:
-                v, i = self.engine.topk(s, min(k, int(s.shape[1])))
-                top_v, top_i = _merge_topk(top_v, top_i, v, i + c * self.gallery_chunk, k)
+                v, i = self.engine.topk(s, min(k, hi - lo))
+                i = i + lo if self.duplicates is None else self.duplicates.canonical[i + lo]
+                top_v, top_i = _merge_topk(top_v, top_i, v, i, k)
+        if k and self.duplicates is not None:
+            top_v, top_i = self.duplicates.expand_topk(top_v, top_i, k)
 
         positions, first = th.positions(best_gt, buckets)
         without_semi = None
@@ -450,6 +495,66 @@ class Searcher:
             topk_scores=top_v.astype(self.engine.np_dtype) if k else None,
             topk_indices=top_i if k else None,
         )
+
+
+@dataclass
+class _Duplicates:
+    """Bitwise-identical non-junk gallery rows, grouped so each group is scored once.
+
+    ``canonical``: the lowest original index of every unique row (ascending); ``to_unique``:
+    original index -> unique row; ``counts``: copies per unique row (the counting weights);
+    ``members``/``indptr``: the original indices of each unique row, ascending.
+    """
+
+    canonical: np.ndarray
+    to_unique: np.ndarray
+    counts: np.ndarray
+    indptr: np.ndarray
+    members: np.ndarray
+
+    @staticmethod
+    def find(g: np.ndarray, junk: np.ndarray) -> _Duplicates | None:
+        """Group identical rows of ``g`` (junk rows stay alone); ``None`` when all are distinct."""
+        m = len(g)
+        if m < 2:
+            return None
+        words = np.ascontiguousarray(g + g.dtype.type(0))  # -0.0 -> +0.0
+        words = words.view(np.uint32 if g.dtype.itemsize == 4 else np.uint64).reshape(m, -1)
+        coeff = np.random.default_rng(0).integers(1, 2**62, size=words.shape[1], dtype=np.uint64) * 2 + 1
+        digest = np.empty(m, dtype=np.uint64)
+        for a in range(0, m, 4096):  # wrapping 64-bit row hashes, in bounded memory
+            digest[a : a + 4096] = (words[a : a + 4096].astype(np.uint64) * coeff).sum(axis=1)
+        digest[junk] = np.arange(int(junk.sum()), dtype=np.uint64) ^ np.uint64(0xA5A5A5A5A5A5A5A5)
+        _, inverse, counts = np.unique(digest, return_inverse=True, return_counts=True)
+        candidates = np.flatnonzero((counts[inverse.ravel()] > 1) & ~junk)
+        if candidates.size == 0:
+            return None
+        keys = np.ascontiguousarray(words[candidates]).view(np.dtype((np.void, words.shape[1] * words.itemsize))).ravel()
+        _, first, group = np.unique(keys, return_index=True, return_inverse=True)
+        label = np.arange(m)
+        label[candidates] = candidates[first][group.ravel()]
+        canonical = np.unique(label)
+        if len(canonical) == m:
+            return None  # hash collisions only
+        to_unique = np.searchsorted(canonical, label)
+        counts = np.bincount(to_unique, minlength=len(canonical))
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return _Duplicates(canonical, to_unique, counts, indptr, np.argsort(to_unique, kind="stable"))
+
+    def expand_topk(self, v: np.ndarray, i: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Replace each unique-row candidate (keyed by its canonical index) by its copies."""
+        n = len(v)
+        real = i.ravel() != _NO_INDEX  # fewer unique rows than k leave placeholders
+        u = self.to_unique[np.where(real, i.ravel(), 0)]
+        reps = np.where(real, np.minimum(self.counts[u], k), 0)
+        offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+        idx = self.members[np.repeat(self.indptr[u], reps) + offsets]
+        val = np.repeat(v.ravel(), reps)
+        row = np.repeat(np.repeat(np.arange(n), v.shape[1]), reps)
+        order = np.lexsort((idx, -val, row))
+        idx, val, row = idx[order], val[order], row[order]
+        keep = (np.arange(len(row)) - np.searchsorted(row, row, side="left")) < k
+        return val[keep].reshape(n, k), idx[keep].reshape(n, k)
 
 
 class _Thresholds:

@@ -34,6 +34,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Sampler
 
+from xgeo.core.train.distributed import all_gather_rows
+
 #: size of the random pool of aerial embeddings searched per epoch
 POOL_SIZE = 40_000
 #: hard-negative candidates kept per anchor
@@ -305,15 +307,6 @@ class VigorMiningSampler(MiningSampler):
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def gather(tensor: torch.Tensor) -> torch.Tensor:
-    """Concatenate equally sized tensors of all ranks (in rank order); identity in one process."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return tensor
-    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, tensor.contiguous())
-    return torch.cat(parts)
-
-
 def feed_bank(sampler: MiningSampler, pair_idx: torch.Tensor, ground: torch.Tensor, aerial: torch.Tensor) -> None:
-    """Gather a step's embeddings from all ranks and write them into ``sampler``'s bank."""
-    sampler.update(gather(pair_idx), gather(ground.detach()), gather(aerial.detach()))
+    """Gather a step's embeddings from all ranks (in rank order) and write them into ``sampler``'s bank."""
+    sampler.update(all_gather_rows(pair_idx.reshape(-1)), all_gather_rows(ground.detach()), all_gather_rows(aerial.detach()))

@@ -22,7 +22,7 @@ Conventions (shared by every method in xgeo):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -211,8 +211,3 @@ def metre_accuracy(
     out["mean_error_m"] = mean_error(errors)
     return out
 
-
-def merge_prefixed(target: dict[str, float], values: Mapping[str, float], prefix: str = "") -> None:
-    """Copy ``values`` into ``target`` with ``prefix`` prepended to every key."""
-    for key, value in values.items():
-        target[f"{prefix}{key}"] = float(value)

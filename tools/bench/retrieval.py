@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from xgeo.core.features import FeatureFile, FeatureSet, write_features
 from xgeo.core.retrieval import DEFAULT_GALLERY_CHUNK, DEFAULT_QUERY_CHUNK, Searcher
 from xgeo.core.task import RetrievalTask
@@ -42,7 +41,7 @@ def make_files(workdir: Path, n_query: int, n_gallery: int, dim: int, seed: int)
     rng = np.random.default_rng(seed)
     gallery = rng.standard_normal((n_gallery, dim), dtype=np.float32)
     labels_q = np.arange(n_query) % n_gallery
-    query = gallery[labels_q] + 1.1 * rng.standard_normal((n_query, dim), dtype=np.float32)
+    query = gallery[labels_q] + 3.5 * rng.standard_normal((n_query, dim), dtype=np.float32)
     task = RetrievalTask.from_labels([f"q{i}" for i in range(n_query)], [f"g{j}" for j in range(n_gallery)],
                                      labels_q, np.arange(n_gallery))
     q_path, g_path = workdir / "query.h5", workdir / "gallery.h5"

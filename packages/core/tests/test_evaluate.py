@@ -9,7 +9,6 @@ import sys
 import h5py
 import numpy as np
 import pytest
-
 from xgeo.core.cli import main
 from xgeo.core.errors import XgeoError
 from xgeo.core.evaluate import PROTOCOLS, evaluate_arrays, evaluate_files, format_table
@@ -147,7 +146,9 @@ def test_arrays_errors():
 def test_torch_tensors_are_accepted():
     torch = pytest.importorskip("torch")
     q, g, task = crossview_problem()
-    assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview") == evaluate_arrays(q, g, task, "crossview")
+    expected = evaluate_arrays(q, g, task, "crossview")
+    assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview", engine="torch") == expected
+    assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview") == expected
 
 
 # ------------------------------------------------------------------------------------------ files

@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
-
 from xgeo.core import metrics as M
 from xgeo.core.errors import XgeoError
 from xgeo.core.features import FeatureFile
@@ -228,7 +226,8 @@ def evaluate_arrays(
     ``task``. ``normalized``: the features are already L2-normalised (cosine protocols)."""
     proto = get_protocol(protocol)
     if proto.needs_semi and task.query_semi_labels is None:
-        raise XgeoError(None, f"the {proto.name} protocol needs semi-positives", "build the task with RetrievalTask.with_semi_positives")
+        raise XgeoError(None, f"the {proto.name} protocol needs semi-positives",
+                        "build the task with RetrievalTask.with_semi_positives")
     if proto.needs_locations and (task.query_locations is None or task.gallery_locations is None):
         raise XgeoError(None, f"the {proto.name} protocol needs query and gallery locations",
                         "build the task with query_locations, gallery_locations and crs")
@@ -244,7 +243,8 @@ def evaluate_arrays(
             ranking = searcher.rank(q, t.relation(), semi, k=proto.k, normalized=normalized)
         except NonFiniteFeaturesError as err:
             side = {False: err.side, True: "gallery" if err.side == "query" else "query"}[direction.transpose]
-            raise XgeoError(None, f"{side} features contain NaN or inf", "the model diverged; check the loss and inputs") from None
+            raise XgeoError(None, f"{side} features contain NaN or inf",
+                            "the model diverged; check the loss and inputs") from None
         _score(proto, direction, ranking, t, _thresholds(proto, thresholds), out)
     if proto.summary is not None:
         out.update(proto.summary(out))

@@ -26,7 +26,6 @@ from typing import Any
 
 import h5py
 import numpy as np
-
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import atomic_write
 from xgeo.core.task import CRS_VALUES, RetrievalTask

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-
 from xgeo.core.task import RetrievalTask
 
 SIMILARITIES = ("cosine", "dot", "neg_sq_l2")
@@ -294,7 +293,7 @@ class Ranking:
             raise ValueError("nothing to concatenate")
         first = parts[0]
         offsets = np.cumsum([0] + [len(p.positive_positions) for p in parts[:-1]])
-        indptr = np.concatenate([[0]] + [p.positive_indptr[1:] + off for p, off in zip(parts, offsets)])
+        indptr = np.concatenate([[0]] + [p.positive_indptr[1:] + off for p, off in zip(parts, offsets, strict=True)])
 
         def cat(name: str) -> np.ndarray | None:
             values = [getattr(p, name) for p in parts]
@@ -366,7 +365,9 @@ class Searcher:
         self._chunk_junk = [
             np.flatnonzero(unique_junk[a : a + self.gallery_chunk]) for a in range(0, self._rows, self.gallery_chunk)
         ]
-        self._buffer = self.engine.empty(self.query_chunk * min(self.gallery_chunk, max(self._rows, 1)))
+        self._width = min(self.gallery_chunk, max(self._rows, 1))  # widest gallery chunk
+        self._buffer = self.engine.empty(self.query_chunk * self._width)
+        self._arena = self.engine.empty(0)  # reused memory of the kept chunks (at most ~cache_bytes)
 
     @property
     def num_chunks(self) -> int:
@@ -436,7 +437,7 @@ class Searcher:
         tracked_chunk = tracked_cols // self.gallery_chunk
         needed = np.unique(tracked_chunk)
         itemsize = self.engine.np_dtype.itemsize
-        if n > 1 and len(needed) * n * self.gallery_chunk * itemsize > self.cache_bytes:
+        if n > 1 and len(needed) * n * self._width * itemsize > self.cache_bytes:
             half = n // 2
             halves = []
             for lo, hi in ((0, half), (half, n)):
@@ -449,9 +450,11 @@ class Searcher:
         # 1. the chunks holding tracked entries: compute, keep, read the tracked scores out
         cache: dict[int, Any] = {}
         tracked = np.empty(len(tracked_cols), dtype=np.float64)
-        for c in needed.tolist():
-            lo, hi = self._chunk_bounds(c)
-            s = self._scores(q, q_sq, c, self.engine.empty(n * (hi - lo)))
+        block = n * self._width
+        if len(self._arena) < len(needed) * block:
+            self._arena = self.engine.empty(len(needed) * block)
+        for slot, c in enumerate(needed.tolist()):
+            s = self._scores(q, q_sq, c, self._arena[slot * block : (slot + 1) * block])
             sel = np.flatnonzero(tracked_chunk == c)
             tracked[sel] = self.engine.take(s, tracked_rows[sel], tracked_cols[sel] - c * self.gallery_chunk)
             cache[c] = s

@@ -134,3 +134,10 @@ def test_original_distributed_flags_map_onto_torchrun():
     assert cmd[1:3] == ["-m", "torch.distributed.run"]
     assert {"--nproc_per_node=2", "--nnodes=1", "--node_rank=0", "--master_addr=localhost", "--master_port=8080"} <= set(cmd)
     assert cmd[-4:] == ["--lr", "0.0001", "--dataset", "cvusa"]
+
+
+def test_inputs_too_small_for_the_frm(frgeo_cvusa, tmp_path, train_error, fast):
+    line = train_error(["--dataset", "cvusa", *fast, "--fov", "270", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)])
+    assert "--fov 270" in line and "four strips" in line
+    line = train_error(["--dataset", "cvusa", *fast, "--aerial-size", "48", "48", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)])
+    assert "quadrants" in line

@@ -1,7 +1,7 @@
 """Hard-negative mining: a memory bank of embeddings and distributed batch samplers built on it.
 
 Each epoch the sampler writes one *global order* of training-pair indices, a whole number of global
-batches long, and deals it round-robin to the ranks (rank ``r`` takes positions ``r, r+R, …``).
+batches long (a random subset of the items when they do not fill the last batch), and deals it round-robin to the ranks (rank ``r`` takes positions ``r, r+R, …``).
 Before mining starts the order is a plain shuffle. Once it runs, every global batch of ``B`` is
 ``B/2`` anchors (taken from the first half of the shuffle) followed by ``B/2`` hard negatives, the
 ``k``-th chosen for the ``k``-th anchor among the 100 aerial images most similar to the anchor's
@@ -154,7 +154,7 @@ class MiningSampler(Sampler[int]):
     def generate(self, epoch: int) -> np.ndarray:
         """The global order of pair indices for ``epoch`` (same on every rank)."""
         rng = np.random.default_rng([self.seed, epoch])
-        items = rng.permutation(self.epoch_size())
+        items = rng.permutation(self.num_items())[: self.epoch_size()]
         self.fallbacks = 0
         if self.mining_active(epoch):
             return self.mined_order(items[: len(items) // 2], rng)
@@ -167,14 +167,23 @@ class MiningSampler(Sampler[int]):
             self.order = self.generate(self.epoch)
             self._order_epoch = self.epoch
 
+    def _world(self) -> tuple[int, int]:
+        rank, world = dist_info()
+        if self.batch_size % world:
+            from xgeo.core.errors import XgeoError
+
+            raise XgeoError(None, f"batch size {self.batch_size} does not split evenly over {world} processes",
+                            f"use a batch size divisible by {world}")
+        return rank, world
+
     def __iter__(self) -> Iterator[int]:
         if self._order_epoch != self.epoch or self.order is None:
             self.set_epoch(self.epoch)
-        rank, world = dist_info()
+        rank, world = self._world()
         return iter(self.order[rank::world].tolist())
 
     def __len__(self) -> int:
-        _, world = dist_info()
+        _, world = self._world()
         return self.epoch_size() // world
 
     # ------------------------------------------------------------------ bank

@@ -22,7 +22,7 @@ from xgeo.frgeo.loss import WeightedTupleLoss
 from xgeo.frgeo.model import FRGeo, ModelSpec
 from xgeo.frgeo.optim import device_name, train_config
 from xgeo.frgeo.profiles import DatasetProfile, get_profile
-from xgeo.frgeo.transforms import FRGeoTransform
+from xgeo.frgeo.transforms import FRGeoTransform, fov_width
 from xgeo.frgeo.weights import load_model, load_pretrained_backbone
 
 METHOD_NAME = "frgeo"
@@ -52,6 +52,21 @@ def check_dim(opts: Options, model: FRGeo) -> None:
                         f"pass --dim {model.dim} or leave it out")
 
 
+#: the ConvNeXt feature map is the input divided by this (rounded down)
+STRIDE = 32
+
+
+def check_input_sizes(spec: ModelSpec) -> None:
+    """The FRM needs a ground map at least 4 cells wide and an aerial map of at least 2×2 cells."""
+    ground_w = fov_width(spec.ground_size[1], spec.fov)
+    if spec.ground_size[0] < STRIDE or ground_w < 4 * STRIDE:
+        raise XgeoError(None, f"panorama input {spec.ground_size[0]}×{ground_w} (after --fov {spec.fov}) is too small for four strips",
+                        f"use --ground-size with height >= {STRIDE} and a width (times fov/360) >= {4 * STRIDE}")
+    if min(spec.aerial_size) < 2 * STRIDE:
+        raise XgeoError(None, f"aerial input {spec.aerial_size[0]}×{spec.aerial_size[1]} is too small for four quadrants",
+                        f"use --aerial-size of at least {2 * STRIDE} {2 * STRIDE}")
+
+
 def transform_for(spec: ModelSpec) -> FRGeoTransform:
     """The preprocessing a model was trained with."""
     return FRGeoTransform(spec.ground_size, spec.aerial_size, spec.fov)
@@ -59,7 +74,9 @@ def transform_for(spec: ModelSpec) -> FRGeoTransform:
 
 def build_model(opts: Options, profile: DatasetProfile, announce: bool = True) -> FRGeo:
     """A fresh model; ImageNet weights from ``--pretrained`` when given (never downloaded)."""
-    model = FRGeo(model_spec(opts, profile))
+    spec = model_spec(opts, profile)
+    check_input_sizes(spec)
+    model = FRGeo(spec)
     check_dim(opts, model)
     if opts.pretrained:
         load_pretrained_backbone(model, opts.pretrained)
@@ -88,6 +105,7 @@ def run_training(opts: Options) -> dict[str, Any]:
         evaluate=SplitEvaluator(evaluation, profile, int(opts.eval_batch_size), int(opts.workers)),
         on_step_end=BankFeeder(sampler) if opts.mining else None,
     )
+    sampler.device = trainer.device  # mining similarity search on the training device
     return trainer.fit()
 
 

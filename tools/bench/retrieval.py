@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from xgeo.core.features import FeatureFile, FeatureSet, write_features
 from xgeo.core.retrieval import DEFAULT_GALLERY_CHUNK, DEFAULT_QUERY_CHUNK, Searcher
 from xgeo.core.task import RetrievalTask

@@ -9,6 +9,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
+
 from xgeo.core.cli import main
 from xgeo.core.errors import XgeoError
 from xgeo.core.evaluate import PROTOCOLS, evaluate_arrays, evaluate_files, format_table
@@ -270,6 +271,14 @@ def test_cli_subprocess_error(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and str(qp) in proc.stderr and message in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_cli_help_lists_the_protocols(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in PROTOCOLS) and "R@1%" in text
 
 
 def test_every_protocol_is_documented():

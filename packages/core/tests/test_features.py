@@ -5,6 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+
 from xgeo.core.errors import XgeoError
 from xgeo.core.features import SCHEMA, FeatureFile, FeatureSet, FeatureWriter, read_features, write_features
 from xgeo.core.task import RetrievalTask

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from xgeo.core.retrieval import NonFiniteFeaturesError, Ranking, Searcher, rank_positives, search
 from xgeo.core.task import RetrievalTask
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import h5py
 import numpy as np
+
 from xgeo.core.errors import XgeoError
-from xgeo.core.io import atomic_write
 from xgeo.core.task import CRS_VALUES, RetrievalTask
 
 SCHEMA = "xgeo.features/1"
@@ -135,6 +135,8 @@ class FeatureWriter:
         self._h5: h5py.File | None = None
 
     def __enter__(self) -> FeatureWriter:
+        from xgeo.core.io import atomic_write  # deferred: xgeo.core.io imports torch, readers need not
+
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_write(self.path))
         self._h5 = h5py.File(tmp, "w")

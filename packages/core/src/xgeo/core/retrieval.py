@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
 from xgeo.core.task import RetrievalTask
 
 SIMILARITIES = ("cosine", "dot", "neg_sq_l2")

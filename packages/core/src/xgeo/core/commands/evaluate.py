@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 from xgeo.core.evaluate import PROTOCOLS, evaluate_files, format_table
-from xgeo.core.io import write_json
 from xgeo.core.retrieval import DEFAULT_GALLERY_CHUNK, DEFAULT_QUERY_CHUNK
 
-HELP = "Compute retrieval metrics (R@K, R@1%, hit, mAP, metre accuracy...) from two feature files."
+HELP = "Compute retrieval metrics (R@K, R@1 percent, hit rate, mAP, metre accuracy) from query and gallery feature files."
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--query", required=True, metavar="Q.h5", help="query feature file (xgeo.features/1)")
     parser.add_argument("--gallery", required=True, metavar="G.h5", help="gallery feature file (xgeo.features/1)")
     parser.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS),
-                        help="; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values()))
+                        help="; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values()).replace("%", "%%"))
     parser.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
     parser.add_argument("--thresholds", type=float, nargs="+", metavar="M",
                         help="metre thresholds for metre-level accuracy (sn6 default: 50 100 150 200)")
@@ -31,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
                              query_chunk=args.query_chunk, gallery_chunk=args.gallery_chunk)
     print(format_table(metrics))
     if args.json:
+        from xgeo.core.io import write_json  # deferred: xgeo.core.io imports torch
+
         write_json(args.json, {"protocol": args.protocol, "query": str(args.query), "gallery": str(args.gallery),
                                "metrics": metrics})
     return 0

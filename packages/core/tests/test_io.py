@@ -63,3 +63,11 @@ def test_malformed_json_names_the_file(tmp_path):
         read_json(bad)
     with pytest.raises(XgeoError, match="file not found"):
         read_json(tmp_path / "absent.json")
+
+
+def test_atomic_write_gives_usual_permissions(tmp_path):
+    target = tmp_path / "out.json"
+    write_json(target, {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -12,15 +12,20 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 import yaml
 
 from xgeo.core.errors import XgeoError
 
+if TYPE_CHECKING:  # torch is imported lazily so that commands which never touch it start fast
+    import torch
+
 PathLike = str | os.PathLike
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -33,6 +38,7 @@ def atomic_write(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -79,12 +85,16 @@ def read_yaml(path: PathLike) -> dict[str, Any]:
 
 def save_torch(obj: Any, path: PathLike) -> None:
     """``torch.save`` atomically."""
+    import torch
+
     with atomic_write(path) as tmp:
         torch.save(obj, tmp)
 
 
 def load_torch(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
     """Load a checkpoint with ``weights_only=True``, or raise a one-line error naming the file."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise XgeoError(path, "checkpoint not found", "check the path")
@@ -109,6 +119,7 @@ def load_state_dict_into(model: torch.nn.Module, state: dict[str, torch.Tensor],
 
 def read_image(path: PathLike) -> torch.Tensor:
     """Read an image as a float32 RGB tensor ``[3, H, W]`` in ``[0, 1]``."""
+    import torch
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -124,6 +135,7 @@ def read_image(path: PathLike) -> torch.Tensor:
 
 def write_image(path: PathLike, image: np.ndarray | torch.Tensor, quality: int = 95) -> None:
     """Write an ``[H, W, 3]`` uint8 array (or ``[3, H, W]`` float tensor in ``[0, 1]``) atomically."""
+    import torch
     from PIL import Image
 
     if isinstance(image, torch.Tensor):

@@ -9,8 +9,6 @@ from pathlib import Path
 from xgeo.core.errors import XgeoError
 from xgeo.core.methods import DemoResult, installed_methods
 
-HELP = "Train and evaluate every installed method on a synthetic world; print their metrics next to chance."
-
 COLUMNS = ("R@1", "R@5", "R@10", "R@1%", "hit")
 
 

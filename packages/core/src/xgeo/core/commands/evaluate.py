@@ -7,8 +7,6 @@ import argparse
 from xgeo.core.evaluate import PROTOCOLS, evaluate_files, format_table
 from xgeo.core.retrieval import DEFAULT_GALLERY_CHUNK, DEFAULT_QUERY_CHUNK
 
-HELP = "Compute retrieval metrics (R@K, R@1 percent, hit rate, mAP, metre accuracy) from query and gallery feature files."
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``xgeo evaluate``."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import platform
 
-HELP = "Show installed methods, datasets, protocols and devices."
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """No options."""

@@ -9,8 +9,6 @@ import numpy as np
 
 from xgeo.core.errors import XgeoError
 
-HELP = "Embed query images with a method checkpoint and print their top-k gallery places (id, location, score)."
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", type=Path, help="query image files")

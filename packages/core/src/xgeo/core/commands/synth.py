@@ -8,8 +8,6 @@ from pathlib import Path
 from xgeo.core.errors import XgeoError
 from xgeo.core.synthetic import SIZE_MEANING, WRITERS, write_dataset
 
-HELP = "Write a synthetic dataset in a standard on-disk layout (deterministic given --size and --seed)."
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     meaning = "; ".join(f"{k}: {v}" for k, v in SIZE_MEANING.items())

@@ -33,7 +33,9 @@ def train_error(run_cli):
 
 
 def test_missing_data_root(tmp_path, train_error, fast):
-    line = train_error(["--dataset", "cvusa", *fast, "--data-root", str(tmp_path / "nowhere"), "--save_path", str(tmp_path / "o")])
+    line = train_error(
+        ["--dataset", "cvusa", *fast, "--data-root", str(tmp_path / "nowhere"), "--save_path", str(tmp_path / "o")]
+    )
     assert "nowhere" in line and "CVUSA" in line
     line = train_error(["--dataset", "vigor", *fast, "--save_path", str(tmp_path / "o")])
     assert "--data-root" in line
@@ -63,7 +65,9 @@ def test_broken_cvact_mat_file(frgeo_cvact, tmp_path, train_error, fast):
 
 
 def test_dim_must_match_the_descriptor(frgeo_cvusa, tmp_path, train_error, fast):
-    line = train_error(["--dataset", "cvusa", *fast, "--dim", "3072", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)])
+    line = train_error(
+        ["--dataset", "cvusa", *fast, "--dim", "3072", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)]
+    )
     assert "--dim 3072" in line and "1280" in line
 
 
@@ -73,13 +77,35 @@ def test_nan_pretrained_weights_and_wrong_checkpoints(frgeo_cvusa, tmp_path, tra
     state = create_backbone("convnext_atto").state_dict()
     state["stem.0.weight"][0, 0, 0, 0] = float("nan")
     torch.save(state, tmp_path / "nan.pth")
-    line = train_error(["--dataset", "cvusa", *fast, "--pretrained", str(tmp_path / "nan.pth"),
-                        "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path / "o")])
+    line = train_error(
+        [
+            "--dataset",
+            "cvusa",
+            *fast,
+            "--pretrained",
+            str(tmp_path / "nan.pth"),
+            "--data-root",
+            str(frgeo_cvusa),
+            "--save_path",
+            str(tmp_path / "o"),
+        ]
+    )
     assert "nan.pth" in line and "NaN" in line
 
     torch.save(create_backbone("convnext_femto").state_dict(), tmp_path / "femto.pth")
-    line = train_error(["--dataset", "cvusa", *fast, "--pretrained", str(tmp_path / "femto.pth"),
-                        "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path / "o")])
+    line = train_error(
+        [
+            "--dataset",
+            "cvusa",
+            *fast,
+            "--pretrained",
+            str(tmp_path / "femto.pth"),
+            "--data-root",
+            str(frgeo_cvusa),
+            "--save_path",
+            str(tmp_path / "o"),
+        ]
+    )
     assert "femto.pth" in line
 
     run = tmp_path / "run"
@@ -89,8 +115,9 @@ def test_nan_pretrained_weights_and_wrong_checkpoints(frgeo_cvusa, tmp_path, tra
     assert "checkpoint.pth.tar" in line
 
     torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}}, tmp_path / "other.pth")
-    code, _, err = run_cli(cli_eval.main, ["--checkpoint", str(tmp_path / "other.pth"), "--dataset", "cvusa",
-                                           "--data-root", str(frgeo_cvusa)])
+    code, _, err = run_cli(
+        cli_eval.main, ["--checkpoint", str(tmp_path / "other.pth"), "--dataset", "cvusa", "--data-root", str(frgeo_cvusa)]
+    )
     assert code == 2 and "other.pth" in one_error_line(err)
 
 
@@ -105,8 +132,12 @@ def test_unknown_preset_and_preset_keys(tmp_path, train_error):
 
 def test_console_script_prints_one_line_and_exits_2(tmp_path):
     script = Path(sys.executable).with_name("frgeo-train")
-    proc = subprocess.run([str(script), "--dataset", "cvusa", "--data-root", str(tmp_path / "none"), "--save_path", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(script), "--dataset", "cvusa", "--data-root", str(tmp_path / "none"), "--save_path", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     one_error_line(proc.stderr)
 
@@ -114,10 +145,20 @@ def test_console_script_prints_one_line_and_exits_2(tmp_path):
 def test_presets_ship_and_flags_override_only_when_given():
     assert {"cvusa", "cvact", "vigor", "vigor_cross", "demo"} <= set(preset_names())
     for name in preset_names():
-        load_preset(name)                                     # every shipped key is a known option
-    paper = resolve({"dataset": "cvusa"})                     # no --config: the dataset's paper preset
-    assert (paper.lr, paper.batch_size, paper.epochs, paper.op, paper.asam, paper.rho, paper.wd, paper.mining, paper.cos, paper.dim) == \
-           (1e-4, 32, 50, "sam", True, 2.5, 0.03, True, True, 3072)
+        load_preset(name)  # every shipped key is a known option
+    paper = resolve({"dataset": "cvusa"})  # no --config: the dataset's paper preset
+    assert (
+        paper.lr,
+        paper.batch_size,
+        paper.epochs,
+        paper.op,
+        paper.asam,
+        paper.rho,
+        paper.wd,
+        paper.mining,
+        paper.cos,
+        paper.dim,
+    ) == (1e-4, 32, 50, "sam", True, 2.5, 0.03, True, True, 3072)
     assert resolve({"dataset": "vigor", "cross": True}).config == "vigor_cross"
     demo = resolve({"config": "demo", "dataset": "vigor", "lr": 0.5})
     assert demo.lr == 0.5 and demo.backbone == "convnext_atto" and demo.dim is None and demo.dataset == "vigor"
@@ -126,8 +167,20 @@ def test_presets_ship_and_flags_override_only_when_given():
 
 
 def test_original_distributed_flags_map_onto_torchrun():
-    argv = ["--lr", "0.0001", "--dist-url", "tcp://localhost:8080", "--multiprocessing-distributed", "--world-size", "1",
-            "--rank", "0", "--dataset", "cvusa", "--dist-backend=nccl"]
+    argv = [
+        "--lr",
+        "0.0001",
+        "--dist-url",
+        "tcp://localhost:8080",
+        "--multiprocessing-distributed",
+        "--world-size",
+        "1",
+        "--rank",
+        "0",
+        "--dataset",
+        "cvusa",
+        "--dist-backend=nccl",
+    ]
     assert strip_dist_flags(argv) == ["--lr", "0.0001", "--dataset", "cvusa"]
     opts = cli_train.parse(argv)
     cmd = torchrun_command(opts, argv, gpus=2)
@@ -137,7 +190,11 @@ def test_original_distributed_flags_map_onto_torchrun():
 
 
 def test_inputs_too_small_for_the_frm(frgeo_cvusa, tmp_path, train_error, fast):
-    line = train_error(["--dataset", "cvusa", *fast, "--fov", "270", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)])
+    line = train_error(
+        ["--dataset", "cvusa", *fast, "--fov", "270", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)]
+    )
     assert "--fov 270" in line and "four strips" in line
-    line = train_error(["--dataset", "cvusa", *fast, "--aerial-size", "48", "48", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)])
+    line = train_error(
+        ["--dataset", "cvusa", *fast, "--aerial-size", "48", "48", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)]
+    )
     assert "quadrants" in line

@@ -17,20 +17,27 @@ README_DIST_FLAGS = ["--dist-url", "tcp://localhost:8080", "--multiprocessing-di
 
 
 def xgeo_evaluate(run_cli, query: Path, gallery: Path, protocol: str, out: Path) -> dict[str, float]:
-    code, _, err = run_cli(xgeo_main, ["evaluate", "--query", str(query), "--gallery", str(gallery), "--protocol", protocol, "--json", str(out)])
+    code, _, err = run_cli(
+        xgeo_main, ["evaluate", "--query", str(query), "--gallery", str(gallery), "--protocol", protocol, "--json", str(out)]
+    )
     assert code == 0, err
     return json.loads(out.read_text())["metrics"]
 
 
-@pytest.mark.parametrize("dataset, extra, protocol", [
-    ("cvusa", [], "crossview"),
-    ("vigor", ["--cross"], "vigor"),
-])
+@pytest.mark.parametrize(
+    "dataset, extra, protocol",
+    [
+        ("cvusa", [], "crossview"),
+        ("vigor", ["--cross"], "vigor"),
+    ],
+)
 def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_path, run_cli, fast):
     root = request.getfixturevalue(f"frgeo_{dataset}")
     save = tmp_path / "run"
-    code, out, err = run_cli(cli_train.main, ["--dataset", dataset, *extra, *fast, *README_DIST_FLAGS,
-                                              "--data-root", str(root), "--save_path", str(save)])
+    code, out, err = run_cli(
+        cli_train.main,
+        ["--dataset", dataset, *extra, *fast, *README_DIST_FLAGS, "--data-root", str(root), "--save_path", str(save)],
+    )
     assert code == 0, err
     assert "random weights" in out and "single process" in out
     metrics = json.loads((save / "metrics.json").read_text())
@@ -39,45 +46,90 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
     assert (save / "checkpoint.pth.tar").is_file() and (save / "model_best.pth.tar").is_file()
 
     feats = tmp_path / "features"
-    code, out, err = run_cli(cli_eval.main, ["--checkpoint", str(save), "--dataset", dataset, *extra, "--data-root", str(root),
-                                             "--out", str(feats)])
+    code, out, err = run_cli(
+        cli_eval.main, ["--checkpoint", str(save), "--dataset", dataset, *extra, "--data-root", str(root), "--out", str(feats)]
+    )
     assert code == 0, err
     ours = json.loads((feats / "eval_metrics.json").read_text())
-    for key in expected_keys:                      # the checkpoint reproduces the epoch's evaluation
+    for key in expected_keys:  # the checkpoint reproduces the epoch's evaluation
         assert ours[key] == pytest.approx(metrics[key], abs=1e-9)
 
     query, gallery = read_features(feats / "query.h5"), read_features(feats / "gallery.h5")
     assert query.method == "frgeo" and query.normalized and query.dim == 1280
     assert np.allclose(np.linalg.norm(query.features, axis=1), 1.0, atol=1e-5)
     theirs = xgeo_evaluate(run_cli, feats / "query.h5", feats / "gallery.h5", "crossview", tmp_path / "x.json")
-    for key in ("R@1", "R@5", "R@10", "R@1%"):     # FRGeo's floor R@1% is protocol crossview
+    for key in ("R@1", "R@5", "R@10", "R@1%"):  # FRGeo's floor R@1% is protocol crossview
         assert theirs[key] == pytest.approx(ours[key], abs=1e-9)
     if dataset == "vigor":
         vigor = xgeo_evaluate(run_cli, feats / "query.h5", feats / "gallery.h5", "vigor", tmp_path / "v.json")
         assert vigor["hit"] == pytest.approx(ours["hit"], abs=1e-9)
+        # xgeo localize finds the plugin by entry point and ranks with its query encoder
+        from xgeo.core.commands.localize import localize
+        from xgeo.frgeo.config import resolve
+        from xgeo.frgeo.data import open_split
+
+        split = open_split(resolve({"dataset": "vigor", "cross": True, "data_root": str(root)}), "test", None)
+        hits = localize(split.query_files[:2], "frgeo", save / "model_best.pth.tar", feats / "gallery.h5", "ground", top_k=3)
+        for i, found in enumerate(hits):
+            best = int(np.argmax(gallery.features @ query.features[i]))
+            assert found[0]["id"] == str(gallery.ids[best])
 
     # the original -e form evaluates <save_path>/checkpoint.pth.tar and writes the same features
-    code, out, err = run_cli(cli_train.main, ["--dataset", dataset, *extra, "--config", "demo", "-e",
-                                              "--data-root", str(root), "--save_path", str(save)])
+    code, out, err = run_cli(
+        cli_train.main,
+        ["--dataset", dataset, *extra, "--config", "demo", "-e", "--data-root", str(root), "--save_path", str(save)],
+    )
     assert code == 0, err
     again = read_features(save / "query.h5")
     assert np.array_equal(again.features, query.features)
 
 
+def test_plugin_is_registered():
+    from xgeo.core.methods import installed_methods
+
+    plugin = installed_methods()["frgeo"]
+    assert plugin is METHOD and plugin.version == "0.1.0" and plugin.demo is not None
+    assert {"frgeo-train", "frgeo-eval"} == set(plugin.commands)
+
+
 def test_query_encoder_matches_evaluation_features(frgeo_cvact, tmp_path, run_cli, fast):
     save = tmp_path / "run"
-    code, _, err = run_cli(cli_train.main, ["--dataset", "cvact", *fast, "--max-steps", "1", "--no-mining",
-                                            "--data-root", str(frgeo_cvact), "--save_path", str(save)])
+    code, _, err = run_cli(
+        cli_train.main,
+        [
+            "--dataset",
+            "cvact",
+            *fast,
+            "--max-steps",
+            "1",
+            "--no-mining",
+            "--data-root",
+            str(frgeo_cvact),
+            "--save_path",
+            str(save),
+        ],
+    )
     assert code == 0, err
     feats = tmp_path / "f"
-    code, _, err = run_cli(cli_eval.main, ["--checkpoint", str(save / "checkpoint.pth.tar"), "--dataset", "cvact",
-                                           "--data-root", str(frgeo_cvact), "--out", str(feats)])
+    code, _, err = run_cli(
+        cli_eval.main,
+        [
+            "--checkpoint",
+            str(save / "checkpoint.pth.tar"),
+            "--dataset",
+            "cvact",
+            "--data-root",
+            str(frgeo_cvact),
+            "--out",
+            str(feats),
+        ],
+    )
     assert code == 0, err
-    from xgeo.frgeo.data import open_split
     from xgeo.frgeo.config import resolve
+    from xgeo.frgeo.data import open_split
 
     split = open_split(resolve({"dataset": "cvact", "data_root": str(frgeo_cvact)}), "val", None)
     encode = METHOD.query_encoder(save / "checkpoint.pth.tar", "ground")
-    got = encode(split.query_files[:3])                        # raw files: the CVACT crop is applied here too
+    got = encode(split.query_files[:3])  # raw files: the CVACT crop is applied here too
     stored = read_features(feats / "query.h5").features[:3]
     assert got.dtype == np.float32 and np.allclose(got, stored, atol=1e-5)

@@ -20,8 +20,8 @@ def coded_map(h: int, w: int) -> torch.Tensor:
 def test_ground_strips_left_to_right_with_remainder_in_last():
     fmap = coded_map(4, 10)  # w // 4 = 2: strips [0,2) [2,4) [4,6) [6,10)
     out = recombine(fmap, nn.Identity(), "ground").view(4, 2)
-    assert torch.allclose(out[:, 0], torch.full((4,), 1.5))                    # every strip uses all rows
-    assert torch.allclose(out[:, 1], torch.tensor([0.5, 2.5, 4.5, 7.5]))       # mean column of each strip
+    assert torch.allclose(out[:, 0], torch.full((4,), 1.5))  # every strip uses all rows
+    assert torch.allclose(out[:, 1], torch.tensor([0.5, 2.5, 4.5, 7.5]))  # mean column of each strip
 
 
 def test_aerial_quadrants_bottom_left_top_left_top_right_bottom_right():

@@ -53,8 +53,8 @@ def test_local_batch_deals_rows_round_robin_like_two_ranks():
     expected = 0.5 * (hand_wbl(q[rank0], r[rank0], 10.0) + hand_wbl(q[rank1], r[rank1], 10.0))
     got = chunked_wbl(q, r, 10.0, local_batch=4)
     assert abs(got.item() - expected) < 1e-5
-    assert abs(got.item() - hand_wbl(q, r, 10.0)) > 1e-3           # really a different loss
-    assert torch.equal(chunked_wbl(q, r, 10.0, local_batch=8), wbl(q, r))   # no-op when it covers the batch
+    assert abs(got.item() - hand_wbl(q, r, 10.0)) > 1e-3  # really a different loss
+    assert torch.equal(chunked_wbl(q, r, 10.0, local_batch=8), wbl(q, r))  # no-op when it covers the batch
     assert torch.equal(WeightedTupleLoss(10.0, 4)(q, r), got)
 
 

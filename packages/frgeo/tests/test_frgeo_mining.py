@@ -31,14 +31,14 @@ def test_mined_batches_are_half_anchors_half_hard_negatives():
     order = np.asarray(list(sampler))
     assert len(order) == 64
     anchors = order.reshape(-1, 8)[:, :4].ravel()
-    assert len(set(anchors.tolist())) == 32                         # half the pairs serve as anchors
+    assert len(set(anchors.tolist())) == 32  # half the pairs serve as anchors
     ground, aerial = sampler.bank.ground, sampler.bank.aerial
     sim = ground @ aerial.t()
     top5 = sim.topk(5, dim=1).indices
     for batch in order.reshape(-1, 8):
-        assert len(set(batch.tolist())) == 8                        # no repeats inside a batch
-        for a, neg in zip(batch[:4], batch[4:]):
-            assert neg in top5[a].tolist()                          # each negative comes from its anchor's top-k
+        assert len(set(batch.tolist())) == 8  # no repeats inside a batch
+        for a, neg in zip(batch[:4], batch[4:], strict=True):
+            assert neg in top5[a].tolist()  # each negative comes from its anchor's top-k
 
 
 def test_global_batches_are_dealt_round_robin(monkeypatch):
@@ -61,11 +61,11 @@ def test_state_round_trip_restores_bank_and_current_order():
     sampler.set_epoch(2)
     order = list(sampler)
     state = sampler.state_dict()
-    sampler.update(torch.arange(64), torch.randn(64, 8), torch.randn(64, 8))   # bank moves on mid-epoch
+    sampler.update(torch.arange(64), torch.randn(64, 8), torch.randn(64, 8))  # bank moves on mid-epoch
     fresh = PairMiningSampler(sampler.pairs, 64, 64, batch_size=8, dim=8, seed=3, top_k=5)
     fresh.load_state_dict(state)
     fresh.set_epoch(2)
-    assert list(fresh) == order                                  # resumed mid-epoch: same batches
+    assert list(fresh) == order  # resumed mid-epoch: same batches
     assert torch.equal(fresh.bank.ground, state["bank"]["ground"])
     fresh.set_epoch(3)
     assert list(fresh) != order
@@ -94,11 +94,15 @@ def test_vigor_miner_never_puts_label_overlapping_pairs_in_a_batch():
     sampler = VigorMiningSampler(pairs, labels, num_gallery, batch_size=batch, dim=16, seed=0, top_k=20)
     # embeddings that vary smoothly over the map, so a tile's nearest neighbours are its neighbours
     freqs = torch.randn(2, 8, generator=torch.Generator().manual_seed(0)) * 0.4
+
     def embed(xy: np.ndarray) -> torch.Tensor:
         z = torch.from_numpy(xy).float() @ freqs
         return torch.cat([z.sin(), z.cos()], 1)
+
     pano_xy = coords[labels[:, 0]] + 0.25
-    sampler.bank.update(torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1]), embed(pano_xy[pairs[:, 0]]), embed(coords[pairs[:, 1]]))
+    sampler.bank.update(
+        torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1]), embed(pano_xy[pairs[:, 0]]), embed(coords[pairs[:, 1]])
+    )
 
     label_sets = [set(row.tolist()) for row in labels]
     for epoch in (1, 2):
@@ -107,7 +111,7 @@ def test_vigor_miner_never_puts_label_overlapping_pairs_in_a_batch():
         assert len(order) == sampler.epoch_size() == (2 * len(np.unique(pairs[:, 1])) // batch) * batch
         for b in order.reshape(-1, batch):
             panos = pairs[b, 0]
-            for k in range(batch // 2, batch):                     # every mined negative
+            for k in range(batch // 2, batch):  # every mined negative
                 for other in range(batch):
                     if other != k:
                         assert not (label_sets[panos[k]] & label_sets[panos[other]])
@@ -115,7 +119,7 @@ def test_vigor_miner_never_puts_label_overlapping_pairs_in_a_batch():
 
     # the rule matters here: the anchors' nearest aerials do overlap their own labels
     top = sampler.bank.top_candidates(pairs[:, 0], np.random.default_rng(0), top_k=5)
-    assert any(set(t.tolist()) & label_sets[p] - {labels[p, 0]} for p, t in zip(pairs[:, 0], top))
+    assert any(set(t.tolist()) & label_sets[p] - {labels[p, 0]} for p, t in zip(pairs[:, 0], top, strict=True))
 
 
 def test_vigor_items_visit_covered_aerials_twice():

@@ -24,7 +24,14 @@ def grad(a: float, b: float) -> tuple[float, float]:
 def test_paper_preset_is_asam_adamw_cosine_without_warmup():
     cfg = train_config(resolve({"dataset": "cvusa"}), "/tmp/x")
     assert (cfg.optimizer, cfg.sam, cfg.rho, cfg.weight_decay) == ("adamw", "asam", 2.5, 0.03)
-    assert (cfg.schedule, cfg.schedule_unit, cfg.warmup_epochs, cfg.lr, cfg.batch_size, cfg.epochs) == ("cosine", "epoch", 0.0, 1e-4, 32, 50)
+    assert (cfg.schedule, cfg.schedule_unit, cfg.warmup_epochs, cfg.lr, cfg.batch_size, cfg.epochs) == (
+        "cosine",
+        "epoch",
+        0.0,
+        1e-4,
+        32,
+        50,
+    )
     vigor = train_config(resolve({"dataset": "vigor", "cross": True}), "/tmp/x")
     assert (vigor.lr, vigor.batch_size) == (5e-5, 16)
     plain = train_config(resolve({"dataset": "cvusa", "op": "adam", "asam": False, "cos": False}), "/tmp/x")
@@ -37,9 +44,9 @@ def hand_asam_adamw(w: list[float], steps: int, lr: float, rho: float, wd: float
     m, v = [0.0, 0.0], [0.0, 0.0]
     for t in range(1, steps + 1):
         g = grad(*w)
-        scaled = [abs(wi) * gi if adaptive else gi for wi, gi in zip(w, g)]
+        scaled = [abs(wi) * gi if adaptive else gi for wi, gi in zip(w, g, strict=True)]
         norm = math.sqrt(sum(s * s for s in scaled))
-        w_adv = [wi + rho * (wi * wi * gi if adaptive else gi) / (norm + 1e-12) for wi, gi in zip(w, g)]
+        w_adv = [wi + rho * (wi * wi * gi if adaptive else gi) / (norm + 1e-12) for wi, gi in zip(w, g, strict=True)]
         g_adv = grad(*w_adv)
         new = []
         for k in range(2):

@@ -36,7 +36,9 @@ def test_kill_and_resume_continues_mining_state(frgeo_cvusa, tmp_path, run_cli, 
     argv = ["--dataset", "cvusa", *fast, "--epochs", "2", "--checkpoint-every", "1", "--data-root", str(frgeo_cvusa)]
     killed, straight = tmp_path / "killed", tmp_path / "straight"
 
-    proc = subprocess.run([sys.executable, "-c", KILLER, "5", *argv, "--save_path", str(killed)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, "5", *argv, "--save_path", str(killed)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == -9, proc.stderr
     at_kill = load_torch(killed / "checkpoint.pth.tar")
     assert (at_kill["epoch"], at_kill["batch_in_epoch"], at_kill["global_step"]) == (1, 2, 5)

@@ -18,9 +18,15 @@ BOOL = argparse.BooleanOptionalAction
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="frgeo-eval", description="Evaluate an FRGeo checkpoint; write query.h5, gallery.h5 and eval_metrics.json.")
-    p.add_argument("--checkpoint", required=True, metavar="PATH",
-                   help="checkpoint file, or a --save_path folder (model_best.pth.tar, else checkpoint.pth.tar)")
+    p = argparse.ArgumentParser(
+        prog="frgeo-eval", description="Evaluate an FRGeo checkpoint; write query.h5, gallery.h5 and eval_metrics.json."
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="PATH",
+        help="checkpoint file, or a --save_path folder (model_best.pth.tar, else checkpoint.pth.tar)",
+    )
     p.add_argument("--data-root", dest="data_root", required=True, metavar="DIR")
     p.add_argument("--dataset", choices=sorted(PROFILES), required=True)
     p.add_argument("--cross", action=BOOL, default=False, help="VIGOR cross-area protocol")
@@ -38,8 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from xgeo.frgeo.runner import evaluate_checkpoint, format_metrics, resolve_checkpoint, say
 
-    opts = Options(data_root=args.data_root, dataset=args.dataset, cross=args.cross, backbone=args.backbone, dim=args.dim,
-                   eval_batch_size=args.batch_size, workers=args.workers, device=args.device, gpu=args.gpu)
+    opts = Options(
+        data_root=args.data_root,
+        dataset=args.dataset,
+        cross=args.cross,
+        backbone=args.backbone,
+        dim=args.dim,
+        eval_batch_size=args.batch_size,
+        workers=args.workers,
+        device=args.device,
+        gpu=args.gpu,
+    )
     split = args.split or get_profile(args.dataset).eval_split
     checkpoint = resolve_checkpoint(args.checkpoint)
     out = Path(args.out) if args.out else checkpoint.parent / f"features-{split}"
@@ -47,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     say(f"{args.dataset} {split} ({result['queries']} queries, {result['gallery']} references): {format_metrics(result)}")
     if "query_features" in result:
         protocol = get_profile(args.dataset).protocol
-        say(f"features: {result['query_features']} {result['gallery_features']} "
-            f"(xgeo evaluate --query {result['query_features']} --gallery {result['gallery_features']} --protocol {protocol})")
+        say(
+            f"features: {result['query_features']} {result['gallery_features']} "
+            f"(xgeo evaluate --query {result['query_features']} --gallery {result['gallery_features']} --protocol {protocol})"
+        )
     return 0
 
 

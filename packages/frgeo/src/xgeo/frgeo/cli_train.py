@@ -16,8 +16,8 @@ from typing import Any
 from xgeo.core.errors import cli_entry
 from xgeo.frgeo.config import Options, preset_names, resolve
 from xgeo.frgeo.launch import maybe_relaunch
-from xgeo.frgeo.profiles import PROFILES
 from xgeo.frgeo.optim import OPS
+from xgeo.frgeo.profiles import PROFILES
 
 BOOL = argparse.BooleanOptionalAction
 
@@ -29,18 +29,23 @@ def _dim(value: str) -> int | None:
 def build_parser() -> argparse.ArgumentParser:
     """All flags; defaults are suppressed so the namespace holds only what the user typed."""
     p = argparse.ArgumentParser(
-        prog="frgeo-train", argument_default=argparse.SUPPRESS,
+        prog="frgeo-train",
+        argument_default=argparse.SUPPRESS,
         description="Train (or with -e evaluate) FRGeo on CVUSA, CVACT or VIGOR. "
-                    f"Presets: {', '.join(preset_names())}; without --config the paper preset of --dataset is used.",
+        f"Presets: {', '.join(preset_names())}; without --config the paper preset of --dataset is used.",
     )
     new = p.add_argument_group("xgeo")
     new.add_argument("--data-root", dest="data_root", metavar="DIR", help="dataset folder in its original layout")
     new.add_argument("--config", metavar="PRESET", help="preset name or YAML file; flags override it")
-    new.add_argument("--pretrained", metavar="PATH", help="local ImageNet ConvNeXt checkpoint (.safetensors/.pth) for both branches")
+    new.add_argument(
+        "--pretrained", metavar="PATH", help="local ImageNet ConvNeXt checkpoint (.safetensors/.pth) for both branches"
+    )
     new.add_argument("--backbone", metavar="NAME", help="timm ConvNeXt (default convnext_tiny)")
     new.add_argument("--ground-size", dest="ground_size", type=int, nargs=2, metavar=("H", "W"), help="panorama input size")
     new.add_argument("--aerial-size", dest="aerial_size", type=int, nargs=2, metavar=("H", "W"), help="aerial input size")
-    new.add_argument("--local-batch", dest="local_batch", type=int, metavar="N", help="loss over round-robin sub-batches of N (2-GPU parity)")
+    new.add_argument(
+        "--local-batch", dest="local_batch", type=int, metavar="N", help="loss over round-robin sub-batches of N (2-GPU parity)"
+    )
     new.add_argument("--alpha", type=float, help="WBL weight (10)")
     new.add_argument("--eval-batch-size", dest="eval_batch_size", type=int, metavar="N")
     new.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, metavar="STEPS", help="also checkpoint mid-epoch")
@@ -69,8 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     orig.add_argument("--dist-backend", dest="dist_backend", help="accepted; nccl on CUDA, gloo on CPU")
     orig.add_argument("--seed", type=int)
     orig.add_argument("--gpu", type=int, help="use this single GPU")
-    orig.add_argument("--multiprocessing-distributed", dest="multiprocessing_distributed", action="store_true",
-                      help="one process per GPU (through torchrun)")
+    orig.add_argument(
+        "--multiprocessing-distributed",
+        dest="multiprocessing_distributed",
+        action="store_true",
+        help="one process per GPU (through torchrun)",
+    )
     orig.add_argument("-e", "--evaluate", action="store_true", help="evaluate <save_path>/checkpoint.pth.tar and write features")
     orig.add_argument("--dim", type=_dim, help="descriptor size; must equal 4 × backbone channels (3072 for ConvNeXt-T)")
     orig.add_argument("--cos", action=BOOL, help="cosine learning-rate schedule")
@@ -104,7 +113,8 @@ def run(opts: Options, argv: Sequence[str]) -> int:
         save = Path(opts.save_path or ".")
         checkpoint = Path(opts.resume) if opts.resume else save / "checkpoint.pth.tar"
         result = evaluate_checkpoint(opts, checkpoint, save)
-        say(f"{opts.dataset} {result['split']} ({result['queries']} queries, {result['gallery']} references): {format_metrics(result)}")
+        sizes = f"{result['queries']} queries, {result['gallery']} references"
+        say(f"{opts.dataset} {result['split']} ({sizes}): {format_metrics(result)}")
         return 0
     metrics = run_training(opts)
     say(f"done: {format_metrics(metrics)}  ->  {Path(opts.save_path) / 'metrics.json'}")

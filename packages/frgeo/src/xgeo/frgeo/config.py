@@ -30,11 +30,11 @@ class Options:
     # model
     backbone: str = "convnext_tiny"
     pretrained: str | None = None
-    ground_size: list[int] | None = None      # None: the dataset's paper size
+    ground_size: list[int] | None = None  # None: the dataset's paper size
     aerial_size: list[int] | None = None
     fov: int = 0
     frm: str = "branch"
-    dim: int | None = 3072                    # None: whatever the backbone gives (4 × channels)
+    dim: int | None = 3072  # None: whatever the backbone gives (4 × channels)
     # optimisation
     lr: float = 0.03
     batch_size: int = 32
@@ -93,11 +93,15 @@ def preset_path(name_or_path: str) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         if not candidate.is_file():
-            raise XgeoError(candidate, "config file not found", f"pass an existing YAML file or a preset name ({', '.join(preset_names())})")
+            raise XgeoError(
+                candidate, "config file not found", f"pass an existing YAML file or a preset name ({', '.join(preset_names())})"
+            )
         return candidate
     shipped = resources.files(PRESET_PACKAGE) / f"{name_or_path}.yaml"
     if not shipped.is_file():
-        raise XgeoError(None, f"no preset called {name_or_path!r}", f"use one of {', '.join(preset_names())} or a path to a YAML file")
+        raise XgeoError(
+            None, f"no preset called {name_or_path!r}", f"use one of {', '.join(preset_names())} or a path to a YAML file"
+        )
     return Path(str(shipped))
 
 
@@ -107,7 +111,9 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
     values = read_yaml(path)
     unknown = sorted(set(values) - OPTION_NAMES)
     if unknown:
-        raise XgeoError(path, f"unknown option(s) {', '.join(unknown)}", "remove them or check their spelling (see frgeo-train --help)")
+        raise XgeoError(
+            path, f"unknown option(s) {', '.join(unknown)}", "remove them or check their spelling (see frgeo-train --help)"
+        )
     return values
 
 

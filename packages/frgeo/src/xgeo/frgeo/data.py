@@ -29,8 +29,15 @@ def open_split(opts: Options, split: str, transforms: FRGeoTransform | None) -> 
 
 
 def _sampler_kwargs(opts: Options, dim: int) -> dict[str, Any]:
-    return {"batch_size": int(opts.batch_size), "dim": dim, "mining": bool(opts.mining), "mining_start": int(opts.mining_start),
-            "seed": int(opts.seed), "pool_size": int(opts.pool_size), "top_k": int(opts.top_k)}
+    return {
+        "batch_size": int(opts.batch_size),
+        "dim": dim,
+        "mining": bool(opts.mining),
+        "mining_start": int(opts.mining_start),
+        "seed": int(opts.seed),
+        "pool_size": int(opts.pool_size),
+        "top_k": int(opts.top_k),
+    }
 
 
 def _pair_sampler(split: CrossViewSplit, opts: Options, dim: int) -> MiningSampler:
@@ -52,6 +59,9 @@ SAMPLERS: dict[str, Callable[[CrossViewSplit, Options, int], MiningSampler]] = {
 def build_sampler(split: CrossViewSplit, opts: Options, dim: int) -> MiningSampler:
     """The training sampler of ``opts.dataset``."""
     if opts.batch_size < 2 or opts.batch_size % 2:
-        raise XgeoError(None, f"--batch-size {opts.batch_size}: the sampler builds batches of anchors plus as many negatives",
-                        "use an even batch size")
+        raise XgeoError(
+            None,
+            f"--batch-size {opts.batch_size}: the sampler builds batches of anchors plus as many negatives",
+            "use an even batch size",
+        )
     return SAMPLERS[opts.dataset](split, opts, dim)

@@ -27,8 +27,11 @@ class FRGeoStep:
     def __call__(self, model: nn.Module, batch: dict[str, Any]) -> StepOutput:
         query, reference = model(batch["query"], batch["gallery"])
         loss = self.loss(query, reference)
-        return StepOutput(loss=loss, metrics=WeightedTupleLoss.diagnostics(query, reference),
-                          outputs=(batch["index"], query.detach(), reference.detach()))
+        return StepOutput(
+            loss=loss,
+            metrics=WeightedTupleLoss.diagnostics(query, reference),
+            outputs=(batch["index"], query.detach(), reference.detach()),
+        )
 
 
 class BankFeeder:
@@ -42,8 +45,9 @@ class BankFeeder:
         feed_bank(self.sampler, index, query, reference)
 
 
-def embed_split(model: FRGeo, split: CrossViewSplit, batch_size: int, device: torch.device | str,
-                num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def embed_split(
+    model: FRGeo, split: CrossViewSplit, batch_size: int, device: torch.device | str, num_workers: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """L2-normalised query and gallery descriptors of a split, in the split's order (all ranks)."""
     query = embed(model.query_net, split.queries(), batch_size, device, "query", num_workers)
     gallery = embed(model.reference_net, split.gallery(), batch_size, device, "gallery", num_workers)

@@ -25,8 +25,13 @@ from xgeo.core.train.distributed import launched_by_torchrun
 from xgeo.frgeo.config import Options
 
 #: flags of the original launcher with the number of values each takes
-DIST_FLAGS: dict[str, int] = {"--dist-url": 1, "--world-size": 1, "--rank": 1, "--dist-backend": 1,
-                              "--multiprocessing-distributed": 0}
+DIST_FLAGS: dict[str, int] = {
+    "--dist-url": 1,
+    "--world-size": 1,
+    "--rank": 1,
+    "--dist-backend": 1,
+    "--multiprocessing-distributed": 0,
+}
 
 
 def strip_dist_flags(argv: Sequence[str]) -> list[str]:
@@ -49,9 +54,19 @@ def torchrun_command(opts: Options, argv: Sequence[str], gpus: int) -> list[str]
     """The ``torch.distributed.run`` command equivalent to the original multi-processing launch."""
     url = urlparse(opts.dist_url or "tcp://127.0.0.1:29500")
     nodes, node_rank = max(int(opts.world_size), 1), max(int(opts.rank), 0)
-    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={gpus}", f"--nnodes={nodes}",
-            f"--node_rank={node_rank}", f"--master_addr={url.hostname or '127.0.0.1'}", f"--master_port={url.port or 29500}",
-            "-m", "xgeo.frgeo.cli_train", *strip_dist_flags(argv)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={gpus}",
+        f"--nnodes={nodes}",
+        f"--node_rank={node_rank}",
+        f"--master_addr={url.hostname or '127.0.0.1'}",
+        f"--master_port={url.port or 29500}",
+        "-m",
+        "xgeo.frgeo.cli_train",
+        *strip_dist_flags(argv),
+    ]
 
 
 def dist_flags_given(opts: Options) -> bool:
@@ -67,11 +82,17 @@ def maybe_relaunch(opts: Options, argv: Sequence[str]) -> int | None:
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if opts.multiprocessing_distributed and gpus > 1 and opts.gpu is None and not opts.evaluate:
         command = torchrun_command(opts, argv, gpus)
-        print(f"--multiprocessing-distributed: launching {gpus} processes per node with torchrun "
-              f"(nodes={max(opts.world_size, 1)}, node rank={max(opts.rank, 0)})", flush=True)
+        print(
+            f"--multiprocessing-distributed: launching {gpus} processes per node with torchrun "
+            f"(nodes={max(opts.world_size, 1)}, node rank={max(opts.rank, 0)})",
+            flush=True,
+        )
         return subprocess.call(command)
     if dist_flags_given(opts):
         where = f"{gpus} GPU" if gpus == 1 else ("CPU" if gpus == 0 else f"GPU {opts.gpu}")
-        print(f"distributed flags mapped to a single process on {where} "
-              "(for several GPUs or nodes start it with: torchrun --nproc_per_node=N frgeo-train ...)", flush=True)
+        print(
+            f"distributed flags mapped to a single process on {where} "
+            "(for several GPUs or nodes start it with: torchrun --nproc_per_node=N frgeo-train ...)",
+            flush=True,
+        )
     return None

@@ -36,8 +36,9 @@ def wbl(query: torch.Tensor, reference: torch.Tensor, alpha: float = DEFAULT_ALP
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
-def chunked_wbl(query: torch.Tensor, reference: torch.Tensor, alpha: float = DEFAULT_ALPHA,
-                local_batch: int | None = None) -> torch.Tensor:
+def chunked_wbl(
+    query: torch.Tensor, reference: torch.Tensor, alpha: float = DEFAULT_ALPHA, local_batch: int | None = None
+) -> torch.Tensor:
     """Mean of :func:`wbl` over round-robin sub-batches of ``local_batch`` pairs (one batch if ``None``)."""
     n = len(query)
     if not local_batch or local_batch >= n:

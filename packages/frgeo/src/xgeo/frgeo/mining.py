@@ -1,7 +1,8 @@
 """Hard-negative mining: a memory bank of embeddings and distributed batch samplers built on it.
 
 Each epoch the sampler writes one *global order* of training-pair indices, a whole number of global
-batches long (a random subset of the items when they do not fill the last batch), and deals it round-robin to the ranks (rank ``r`` takes positions ``r, r+R, …``).
+batches long (a random subset of the items when they do not fill the last batch), and deals it
+round-robin to the ranks (rank ``r`` takes positions ``r, r+R, …``).
 Before mining starts the order is a plain shuffle. Once it runs, every global batch of ``B`` is
 ``B/2`` anchors (taken from the first half of the shuffle) followed by ``B/2`` hard negatives, the
 ``k``-th chosen for the ``k``-th anchor among the 100 aerial images most similar to the anchor's
@@ -76,21 +77,34 @@ class MemoryBank:
         self.aerial_filled[gi] = True
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"ground": self.ground.clone(), "aerial": self.aerial.clone(),
-                "ground_filled": self.ground_filled.clone(), "aerial_filled": self.aerial_filled.clone()}
+        return {
+            "ground": self.ground.clone(),
+            "aerial": self.aerial.clone(),
+            "ground_filled": self.ground_filled.clone(),
+            "aerial_filled": self.aerial_filled.clone(),
+        }
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if tuple(state["ground"].shape) != tuple(self.ground.shape) or tuple(state["aerial"].shape) != tuple(self.aerial.shape):
-            raise ValueError(f"bank of shape {tuple(state['ground'].shape)}/{tuple(state['aerial'].shape)} "
-                             f"does not fit {tuple(self.ground.shape)}/{tuple(self.aerial.shape)}")
+            raise ValueError(
+                f"bank of shape {tuple(state['ground'].shape)}/{tuple(state['aerial'].shape)} "
+                f"does not fit {tuple(self.ground.shape)}/{tuple(self.aerial.shape)}"
+            )
         self.ground.copy_(state["ground"])
         self.aerial.copy_(state["aerial"])
         self.ground_filled.copy_(state["ground_filled"])
         self.aerial_filled.copy_(state["aerial_filled"])
 
     @torch.no_grad()
-    def top_candidates(self, query_rows: np.ndarray, rng: np.random.Generator, pool_size: int = POOL_SIZE,
-                       top_k: int = TOP_K, device: str | torch.device = "cpu", chunk: int = 4096) -> np.ndarray:
+    def top_candidates(
+        self,
+        query_rows: np.ndarray,
+        rng: np.random.Generator,
+        pool_size: int = POOL_SIZE,
+        top_k: int = TOP_K,
+        device: str | torch.device = "cpu",
+        chunk: int = 4096,
+    ) -> np.ndarray:
         """``[len(query_rows), k]`` gallery rows most similar to each query row's ground embedding.
 
         The search runs over a random pool of at most ``pool_size`` filled aerial rows.
@@ -102,7 +116,7 @@ class MemoryBank:
         aerial = self.aerial[pool_t].to(device)
         out = []
         for start in range(0, len(query_rows), chunk):
-            rows = torch.from_numpy(np.asarray(query_rows[start:start + chunk], dtype=np.int64))
+            rows = torch.from_numpy(np.asarray(query_rows[start : start + chunk], dtype=np.int64))
             sim = self.ground[rows].to(device) @ aerial.t()
             out.append(pool_t[sim.topk(k, dim=1).indices.cpu()])
         return torch.cat(out).numpy() if out else np.zeros((0, k), dtype=np.int64)
@@ -111,9 +125,21 @@ class MemoryBank:
 class MiningSampler(Sampler[int]):
     """Base of the mining samplers: epoch orders, round-robin dealing, bank and checkpoint state."""
 
-    def __init__(self, pairs: np.ndarray, num_queries: int, num_gallery: int, batch_size: int, dim: int, *,
-                 mining: bool = True, mining_start: int = 1, seed: int = 0, pool_size: int = POOL_SIZE,
-                 top_k: int = TOP_K, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        pairs: np.ndarray,
+        num_queries: int,
+        num_gallery: int,
+        batch_size: int,
+        dim: int,
+        *,
+        mining: bool = True,
+        mining_start: int = 1,
+        seed: int = 0,
+        pool_size: int = POOL_SIZE,
+        top_k: int = TOP_K,
+        device: str | torch.device = "cpu",
+    ) -> None:
         self.pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         if batch_size < 2 or batch_size % 2:
             raise ValueError(f"mining needs an even global batch size, got {batch_size}")
@@ -172,8 +198,11 @@ class MiningSampler(Sampler[int]):
         if self.batch_size % world:
             from xgeo.core.errors import XgeoError
 
-            raise XgeoError(None, f"batch size {self.batch_size} does not split evenly over {world} processes",
-                            f"use a batch size divisible by {world}")
+            raise XgeoError(
+                None,
+                f"batch size {self.batch_size} does not split evenly over {world} processes",
+                f"use a batch size divisible by {world}",
+            )
         return rank, world
 
     def __iter__(self) -> Iterator[int]:
@@ -195,8 +224,12 @@ class MiningSampler(Sampler[int]):
     def state_dict(self) -> dict[str, Any]:
         """Bank plus the current epoch's global order (tensors only: safe for ``weights_only`` loading)."""
         order = torch.from_numpy(self.order.copy()) if self.order is not None else torch.zeros(0, dtype=torch.int64)
-        return {"epoch": self.epoch, "order_epoch": -1 if self._order_epoch is None else self._order_epoch,
-                "order": order, "bank": self.bank.state_dict()}
+        return {
+            "epoch": self.epoch,
+            "order_epoch": -1 if self._order_epoch is None else self._order_epoch,
+            "order": order,
+            "bank": self.bank.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.bank.load_state_dict(state["bank"])
@@ -240,12 +273,16 @@ class PairMiningSampler(MiningSampler):
         everything = np.arange(len(self.pairs))
         out = []
         for b in range(len(anchors) // half):
-            batch_anchors = anchors[b * half:(b + 1) * half]
+            batch_anchors = anchors[b * half : (b + 1) * half]
             taken = set(batch_anchors.tolist())
             negatives = []
+
+            def ok(c: int, taken: set[int] = taken) -> bool:
+                return c not in taken
+
             for k in range(half):
                 cand = top[b * half + k]
-                neg, mined = _draw(cand[cand >= 0], lambda c: c not in taken, rng, everything)
+                neg, mined = _draw(cand[cand >= 0], ok, rng, everything)
                 self.fallbacks += not mined
                 taken.add(neg)
                 negatives.append(neg)
@@ -271,10 +308,13 @@ class VigorMiningSampler(MiningSampler):
         by_aerial = np.argsort(self.pairs[:, 1], kind="stable")
         bounds = np.searchsorted(self.pairs[by_aerial, 1], self.covered)
         counts = np.bincount(self.pairs[:, 1])[self.covered]
-        self.pairs_of: dict[int, np.ndarray] = {int(a): by_aerial[s:s + n] for a, s, n in zip(self.covered, bounds, counts)}
+        self.pairs_of: dict[int, np.ndarray] = {
+            int(a): by_aerial[s : s + n] for a, s, n in zip(self.covered, bounds, counts, strict=True)
+        }
         #: union of the label sets of every panorama of each covered aerial
-        self.aerial_labels = {a: frozenset().union(*(self.label_sets[self.pairs[p, 0]] for p in ps))
-                              for a, ps in self.pairs_of.items()}
+        self.aerial_labels = {
+            a: frozenset().union(*(self.label_sets[self.pairs[p, 0]] for p in ps)) for a, ps in self.pairs_of.items()
+        }
 
     def num_items(self) -> int:
         return 2 * len(self.covered)
@@ -294,7 +334,7 @@ class VigorMiningSampler(MiningSampler):
         half = self.batch_size // 2
         out = []
         for b in range(len(anchor_pairs) // half):
-            batch_pairs = anchor_pairs[b * half:(b + 1) * half]
+            batch_pairs = anchor_pairs[b * half : (b + 1) * half]
             used: set[int] = set()
             for p in batch_pairs:
                 used |= self.label_sets[self.pairs[p, 0]]

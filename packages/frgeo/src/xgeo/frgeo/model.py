@@ -60,10 +60,15 @@ def create_backbone(name: str) -> ConvNeXt:
     try:
         net = timm.create_model(name, pretrained=False, num_classes=0)
     except RuntimeError as err:  # timm: "Unknown model (...)"
-        raise XgeoError(None, f"unknown backbone {name!r} ({err})", "pass a timm ConvNeXt name such as convnext_tiny or convnext_atto") from None
+        raise XgeoError(
+            None, f"unknown backbone {name!r} ({err})", "pass a timm ConvNeXt name such as convnext_tiny or convnext_atto"
+        ) from None
     if not isinstance(net, ConvNeXt) or isinstance(getattr(net.head, "norm", nn.Identity()), nn.Identity):
-        raise XgeoError(None, f"backbone {name!r} is not a timm ConvNeXt with a final head norm",
-                        "pass a ConvNeXt name such as convnext_tiny or convnext_atto")
+        raise XgeoError(
+            None,
+            f"backbone {name!r} is not a timm ConvNeXt with a final head norm",
+            "pass a ConvNeXt name such as convnext_tiny or convnext_atto",
+        )
     return net
 
 
@@ -109,8 +114,12 @@ class FRGeo(nn.Module):
 
     def encoder(self, view: str) -> Branch:
         """The branch for ``view``: ``"query"``/``"ground"`` or ``"gallery"``/``"aerial"``."""
-        branches = {"query": self.query_net, "ground": self.query_net,
-                    "gallery": self.reference_net, "aerial": self.reference_net}
+        branches = {
+            "query": self.query_net,
+            "ground": self.query_net,
+            "gallery": self.reference_net,
+            "aerial": self.reference_net,
+        }
         if view not in branches:
             raise XgeoError(None, f"unknown view {view!r}", f"use one of {', '.join(branches)}")
         return branches[view]
@@ -122,10 +131,15 @@ class FRGeo(nn.Module):
     def set_extra_state(self, state: dict[str, Any]) -> None:
         loaded = ModelSpec.from_dict(state)
         if loaded.backbone != self.spec.backbone:
-            raise XgeoError(None, f"checkpoint was trained with backbone {loaded.backbone!r}, model built with {self.spec.backbone!r}",
-                            f"pass --backbone {loaded.backbone}")
+            raise XgeoError(
+                None,
+                f"checkpoint was trained with backbone {loaded.backbone!r}, model built with {self.spec.backbone!r}",
+                f"pass --backbone {loaded.backbone}",
+            )
         if loaded.frm not in FRM_MODES:
-            raise XgeoError(None, f"checkpoint names an unknown FRM selection {loaded.frm!r}", "pass a checkpoint written by xgeo-frgeo")
+            raise XgeoError(
+                None, f"checkpoint names an unknown FRM selection {loaded.frm!r}", "pass a checkpoint written by xgeo-frgeo"
+            )
         self.query_net.mode, self.reference_net.mode = FRM_MODES[loaded.frm]
         self.spec = loaded
 

@@ -21,13 +21,17 @@ DEMO_SIZE = 100
 
 #: dataset -> preprocessing a reader applies to a raw ground image before the transforms
 GROUND_PREP: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "cvact": lambda img: img[:, img.shape[1] // 4: img.shape[1] // 4 * 3],  # middle half of the rows, as the CVACT reader
+    "cvact": lambda img: img[:, img.shape[1] // 4 : img.shape[1] // 4 * 3],  # middle half of the rows, as the CVACT reader
 }
 
 #: view name -> (sample key, branch)
 VIEWS: dict[str, tuple[str, str]] = {
-    "ground": ("query", "query"), "query": ("query", "query"), "panorama": ("query", "query"),
-    "aerial": ("gallery", "gallery"), "gallery": ("gallery", "gallery"), "satellite": ("gallery", "gallery"),
+    "ground": ("query", "query"),
+    "query": ("query", "query"),
+    "panorama": ("query", "query"),
+    "aerial": ("gallery", "gallery"),
+    "gallery": ("gallery", "gallery"),
+    "satellite": ("gallery", "gallery"),
 }
 
 
@@ -44,8 +48,13 @@ def chance_levels(gallery_size: int) -> dict[str, float]:
     The hit rate needs the positive above every reference but the three semi-positives.
     """
     m = max(gallery_size, 1)
-    return {"R@1": 100.0 / m, "R@5": min(100.0, 500.0 / m), "R@10": min(100.0, 1000.0 / m),
-            "R@1%": 100.0 * max(m // 100, 1) / m, "hit": 100.0 / max(m - 3, 1)}
+    return {
+        "R@1": 100.0 / m,
+        "R@5": min(100.0, 500.0 / m),
+        "R@10": min(100.0, 1000.0 / m),
+        "R@1%": 100.0 * max(m // 100, 1) / m,
+        "hit": 100.0 / max(m - 3, 1),
+    }
 
 
 def demo(workdir: Path, seed: int = 0) -> DemoResult:
@@ -58,16 +67,28 @@ def demo(workdir: Path, seed: int = 0) -> DemoResult:
     start = time.perf_counter()
     workdir = Path(workdir)
     root = write_dataset(DEMO_DATASET, workdir / "data", size=DEMO_SIZE, seed=seed)
-    opts = resolve({"config": "demo", "dataset": DEMO_DATASET, "cross": True, "data_root": str(root),
-                    "save_path": str(workdir / "run"), "seed": seed, "progress": False})
+    opts = resolve(
+        {
+            "config": "demo",
+            "dataset": DEMO_DATASET,
+            "cross": True,
+            "data_root": str(root),
+            "save_path": str(workdir / "run"),
+            "seed": seed,
+            "progress": False,
+        }
+    )
     metrics = run_training(opts)
     test = open_split(opts, "test", None)
     m = test.task.num_gallery
     keys = ("R@1", "R@5", "R@10", "R@1%", "hit")
     return DemoResult(
-        method="frgeo", dataset=f"synthetic VIGOR cross-area ({test.task.num_queries} test panoramas, {m} aerial tiles)",
-        metrics={k: float(metrics[k]) for k in keys if k in metrics}, chance=chance_levels(m),
-        seconds=time.perf_counter() - start, notes="demo preset: convnext_atto branches from random init",
+        method="frgeo",
+        dataset=f"synthetic VIGOR cross-area ({test.task.num_queries} test panoramas, {m} aerial tiles)",
+        metrics={k: float(metrics[k]) for k in keys if k in metrics},
+        chance=chance_levels(m),
+        seconds=time.perf_counter() - start,
+        notes="demo preset: convnext_atto branches from random init",
     )
 
 
@@ -89,7 +110,7 @@ def query_encoder(checkpoint: Path, view: str) -> QueryEncoder:
         out = []
         for start in range(0, len(paths), batch_size):
             images = []
-            for path in paths[start:start + batch_size]:
+            for path in paths[start : start + batch_size]:
                 img = read_image(path)
                 images.append(transform({key: prep(img) if prep else img})[key])
             with torch.no_grad():
@@ -106,6 +127,6 @@ METHOD = MethodPlugin(
     version=_version(),
     demo=demo,
     query_encoder=query_encoder,
-    summary="FRGeo (AAAI 2024): ConvNeXt branches with feature recombination, weighted (B+1)-tuple loss, ASAM, hard-negative mining",
+    summary="FRGeo (AAAI 2024): ConvNeXt branches with feature recombination, weighted (B+1)-tuple loss, ASAM, mining",
     commands=["frgeo-train", "frgeo-eval"],
 )

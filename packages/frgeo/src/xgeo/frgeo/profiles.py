@@ -33,16 +33,25 @@ class DatasetProfile:
 
 PROFILES: dict[str, DatasetProfile] = {
     "cvusa": DatasetProfile(
-        "cvusa", (128, 512), (256, 256), eval_split="test",
+        "cvusa",
+        (128, 512),
+        (256, 256),
+        eval_split="test",
         selection="CVUSA has no validation split: like the paper, the best epoch is chosen on the test split (val-19zl).",
     ),
     "cvact": DatasetProfile(
-        "cvact", (128, 512), (256, 256), eval_split="val",
+        "cvact",
+        (128, 512),
+        (256, 256),
+        eval_split="val",
         selection="CVACT: evaluated and selected on CVACT_val, the split the paper reports; CVACT_test stays unseen "
-                  "(frgeo-eval --split test).",
+        "(frgeo-eval --split test).",
     ),
     "vigor": DatasetProfile(
-        "vigor", (320, 640), (320, 320), eval_split="test",
+        "vigor",
+        (320, 640),
+        (320, 320),
+        eval_split="test",
         metrics={**CROSSVIEW_METRICS, "hit": "vigor"},
         selection="VIGOR has no validation split: like the paper, the best epoch is chosen on the test split.",
     ),

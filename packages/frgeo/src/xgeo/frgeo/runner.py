@@ -39,17 +39,23 @@ def say(message: str) -> None:
 def model_spec(opts: Options, profile: DatasetProfile) -> ModelSpec:
     """The model and preprocessing described by the options (sizes default to the paper's)."""
     return ModelSpec(
-        backbone=opts.backbone, dataset=opts.dataset,
-        ground_size=list(opts.ground_size or profile.ground_size), aerial_size=list(opts.aerial_size or profile.aerial_size),
-        fov=int(opts.fov), frm=opts.frm,
+        backbone=opts.backbone,
+        dataset=opts.dataset,
+        ground_size=list(opts.ground_size or profile.ground_size),
+        aerial_size=list(opts.aerial_size or profile.aerial_size),
+        fov=int(opts.fov),
+        frm=opts.frm,
     )
 
 
 def check_dim(opts: Options, model: FRGeo) -> None:
     """``--dim`` is not a projection size: it must equal the descriptor length (4 × channels)."""
     if opts.dim is not None and int(opts.dim) != model.dim:
-        raise XgeoError(None, f"--dim {opts.dim} does not match the {model.dim}-d descriptor of {model.spec.backbone} (4 × channels)",
-                        f"pass --dim {model.dim} or leave it out")
+        raise XgeoError(
+            None,
+            f"--dim {opts.dim} does not match the {model.dim}-d descriptor of {model.spec.backbone} (4 × channels)",
+            f"pass --dim {model.dim} or leave it out",
+        )
 
 
 #: the ConvNeXt feature map is the input divided by this (rounded down)
@@ -60,11 +66,17 @@ def check_input_sizes(spec: ModelSpec) -> None:
     """The FRM needs a ground map at least 4 cells wide and an aerial map of at least 2×2 cells."""
     ground_w = fov_width(spec.ground_size[1], spec.fov)
     if spec.ground_size[0] < STRIDE or ground_w < 4 * STRIDE:
-        raise XgeoError(None, f"panorama input {spec.ground_size[0]}×{ground_w} (after --fov {spec.fov}) is too small for four strips",
-                        f"use --ground-size with height >= {STRIDE} and a width (times fov/360) >= {4 * STRIDE}")
+        raise XgeoError(
+            None,
+            f"panorama input {spec.ground_size[0]}×{ground_w} (after --fov {spec.fov}) is too small for four strips",
+            f"use --ground-size with height >= {STRIDE} and a width (times fov/360) >= {4 * STRIDE}",
+        )
     if min(spec.aerial_size) < 2 * STRIDE:
-        raise XgeoError(None, f"aerial input {spec.aerial_size[0]}×{spec.aerial_size[1]} is too small for four quadrants",
-                        f"use --aerial-size of at least {2 * STRIDE} {2 * STRIDE}")
+        raise XgeoError(
+            None,
+            f"aerial input {spec.aerial_size[0]}×{spec.aerial_size[1]} is too small for four quadrants",
+            f"use --aerial-size of at least {2 * STRIDE} {2 * STRIDE}",
+        )
 
 
 def transform_for(spec: ModelSpec) -> FRGeoTransform:
@@ -82,8 +94,10 @@ def build_model(opts: Options, profile: DatasetProfile, announce: bool = True) -
         load_pretrained_backbone(model, opts.pretrained)
         say(f"both branches initialised from {opts.pretrained}")
     elif announce:
-        say(f"no --pretrained checkpoint: both {opts.backbone} branches start from random weights "
-            "(the paper starts from ImageNet-1k; pass --pretrained PATH to a local ConvNeXt checkpoint)")
+        say(
+            f"no --pretrained checkpoint: both {opts.backbone} branches start from random weights "
+            "(the paper starts from ImageNet-1k; pass --pretrained PATH to a local ConvNeXt checkpoint)"
+        )
     return model
 
 
@@ -100,7 +114,10 @@ def run_training(opts: Options) -> dict[str, Any]:
     sampler = build_sampler(train, opts, model.dim)
     say(profile.selection)
     trainer = Trainer(
-        model, train, FRGeoStep(WeightedTupleLoss(opts.alpha, opts.local_batch)), train_config(opts, opts.save_path),
+        model,
+        train,
+        FRGeoStep(WeightedTupleLoss(opts.alpha, opts.local_batch)),
+        train_config(opts, opts.save_path),
         sampler=sampler,
         evaluate=SplitEvaluator(evaluation, profile, int(opts.eval_batch_size), int(opts.workers)),
         on_step_end=BankFeeder(sampler) if opts.mining else None,
@@ -116,7 +133,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
         for name in (BEST_NAME, CHECKPOINT_NAME):
             if (path / name).is_file():
                 return path / name
-        raise XgeoError(path, f"no {BEST_NAME} or {CHECKPOINT_NAME} in this folder", "pass a checkpoint file or a --save_path of frgeo-train")
+        raise XgeoError(
+            path, f"no {BEST_NAME} or {CHECKPOINT_NAME} in this folder", "pass a checkpoint file or a --save_path of frgeo-train"
+        )
     return path
 
 
@@ -124,13 +143,21 @@ def write_split_features(out_dir: Path, query: torch.Tensor, gallery: torch.Tens
     """Query and gallery descriptors in the core feature-store schema."""
     paths = out_dir / QUERY_FILE, out_dir / GALLERY_FILE
     for path, feats, side, view in ((paths[0], query, "query", "ground"), (paths[1], gallery, "gallery", "aerial")):
-        fs = FeatureSet.from_task(np.ascontiguousarray(feats.numpy(), dtype=np.float32), split.task, side=side, view=view,
-                                  method=METHOD_NAME, normalized=True)
+        fs = FeatureSet.from_task(
+            np.ascontiguousarray(feats.numpy(), dtype=np.float32),
+            split.task,
+            side=side,
+            view=view,
+            method=METHOD_NAME,
+            normalized=True,
+        )
         write_features(path, fs)
     return paths
 
 
-def evaluate_checkpoint(opts: Options, checkpoint: str | Path, out_dir: str | Path, split_name: str | None = None) -> dict[str, Any]:
+def evaluate_checkpoint(
+    opts: Options, checkpoint: str | Path, out_dir: str | Path, split_name: str | None = None
+) -> dict[str, Any]:
     """Evaluate a checkpoint on a split; write query/gallery features and metrics into ``out_dir``."""
     checkpoint = resolve_checkpoint(checkpoint)
     profile = get_profile(opts.dataset)
@@ -143,9 +170,15 @@ def evaluate_checkpoint(opts: Options, checkpoint: str | Path, out_dir: str | Pa
     query, gallery = embed_split(model, split, int(opts.eval_batch_size), device, int(opts.workers))
     metrics = compute_metrics(query, gallery, split.task, profile)
     out_dir = Path(out_dir)
-    result: dict[str, Any] = {"checkpoint": str(checkpoint), "dataset": opts.dataset, "split": split_name,
-                              "cross": bool(opts.cross), "queries": split.task.num_queries, "gallery": split.task.num_gallery,
-                              **metrics}
+    result: dict[str, Any] = {
+        "checkpoint": str(checkpoint),
+        "dataset": opts.dataset,
+        "split": split_name,
+        "cross": bool(opts.cross),
+        "queries": split.task.num_queries,
+        "gallery": split.task.num_gallery,
+        **metrics,
+    }
     if info.is_main:
         qpath, gpath = write_split_features(out_dir, query, gallery, split)
         write_json(out_dir / "eval_metrics.json", result)

@@ -49,13 +49,15 @@ def unwrap_state(data: dict[str, Any]) -> StateDict:
         if isinstance(data.get(key), dict):
             data = data[key]
             break
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in data.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in data.items()}
 
 
 def _check_finite(state: StateDict, path: str | Path) -> None:
     bad = [k for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise XgeoError(path, f"checkpoint holds NaN/inf weights ({bad[0]})", "pass an earlier checkpoint of a run that did not diverge")
+        raise XgeoError(
+            path, f"checkpoint holds NaN/inf weights ({bad[0]})", "pass an earlier checkpoint of a run that did not diverge"
+        )
 
 
 def _backbone_state(state: StateDict, backbone: torch.nn.Module) -> StateDict:
@@ -74,8 +76,11 @@ def load_pretrained_backbone(model: FRGeo, path: str | Path) -> int:
         expected = {k for k in branch.backbone.state_dict() if not k.startswith(_HEAD_PREFIXES)}
         missing = sorted(expected - set(mapped))
         if missing:
-            raise XgeoError(path, f"not a {model.spec.backbone} checkpoint (missing {missing[0]} and {len(missing) - 1} more)",
-                            "pass ImageNet weights of the same ConvNeXt variant as --backbone")
+            raise XgeoError(
+                path,
+                f"not a {model.spec.backbone} checkpoint (missing {missing[0]} and {len(missing) - 1} more)",
+                "pass ImageNet weights of the same ConvNeXt variant as --backbone",
+            )
         load_state_dict_into(branch.backbone, {k: v for k, v in mapped.items() if k in expected}, path, strict=False)
         loaded = len(expected)
     return loaded
@@ -91,7 +96,7 @@ def convert_original_release(state: StateDict, model: FRGeo) -> StateDict:
     out: StateDict = {}
     for branch_name in ("query_net", "reference_net"):
         prefix = f"{branch_name}."
-        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         branch = getattr(model, branch_name)
         for k, v in _backbone_state(part, branch.backbone).items():
             out[f"{branch_name}.backbone.{k}"] = v
@@ -116,7 +121,10 @@ def load_model(path: str | Path, default_spec: ModelSpec | None = None) -> tuple
     elif "_extra_state" in state:
         model = FRGeo(ModelSpec.from_dict(state["_extra_state"]))
     else:
-        raise XgeoError(path, "not an FRGeo checkpoint (no FRGeo model weights inside)",
-                        "pass checkpoint.pth.tar / model_best.pth.tar written by frgeo-train or by the original FRGeo code")
+        raise XgeoError(
+            path,
+            "not an FRGeo checkpoint (no FRGeo model weights inside)",
+            "pass checkpoint.pth.tar / model_best.pth.tar written by frgeo-train or by the original FRGeo code",
+        )
     load_state_dict_into(model, state, path)
     return model, data

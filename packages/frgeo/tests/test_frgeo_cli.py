@@ -198,3 +198,13 @@ def test_inputs_too_small_for_the_frm(frgeo_cvusa, tmp_path, train_error, fast):
         ["--dataset", "cvusa", *fast, "--aerial-size", "48", "48", "--data-root", str(frgeo_cvusa), "--save_path", str(tmp_path)]
     )
     assert "quadrants" in line
+
+
+def test_preset_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
+    from xgeo.frgeo.config import preset_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").mkdir()  # e.g. `xgeo demo --workdir demo`
+    assert preset_path("demo").name == "demo.yaml" and preset_path("demo").is_file()
+    (tmp_path / "mine.yaml").write_text("lr: 0.5\n")
+    assert resolve({"config": "mine.yaml", "dataset": "cvusa"}).lr == 0.5

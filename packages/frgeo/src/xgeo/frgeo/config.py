@@ -8,6 +8,7 @@ has the option), the preset (``--config NAME`` or a path; without ``--config`` t
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -89,20 +90,22 @@ def preset_names() -> list[str]:
 
 
 def preset_path(name_or_path: str) -> Path:
-    """A shipped preset by name (``demo``, ``cvusa``, …) or a YAML file path."""
+    """A shipped preset by name (``demo``, ``cvusa``, …) or a YAML file path.
+
+    A bare name is a shipped preset even when a folder of that name exists; anything with a YAML
+    suffix or a path separator is a file.
+    """
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        if not candidate.is_file():
-            raise XgeoError(
-                candidate, "config file not found", f"pass an existing YAML file or a preset name ({', '.join(preset_names())})"
-            )
-        return candidate
+    is_path = candidate.suffix in (".yaml", ".yml") or "/" in name_or_path or os.sep in name_or_path
     shipped = resources.files(PRESET_PACKAGE) / f"{name_or_path}.yaml"
-    if not shipped.is_file():
-        raise XgeoError(
-            None, f"no preset called {name_or_path!r}", f"use one of {', '.join(preset_names())} or a path to a YAML file"
-        )
-    return Path(str(shipped))
+    if not is_path and shipped.is_file():
+        return Path(str(shipped))
+    if candidate.is_file():
+        return candidate
+    names = ", ".join(preset_names())
+    if is_path:
+        raise XgeoError(candidate, "config file not found", f"pass an existing YAML file or a preset name ({names})")
+    raise XgeoError(None, f"no preset called {name_or_path!r}", f"use one of {names} or a path to a YAML file")
 
 
 def load_preset(name_or_path: str) -> dict[str, Any]:

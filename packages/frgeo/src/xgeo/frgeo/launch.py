@@ -92,7 +92,7 @@ def maybe_relaunch(opts: Options, argv: Sequence[str]) -> int | None:
         where = f"{gpus} GPU" if gpus == 1 else ("CPU" if gpus == 0 else f"GPU {opts.gpu}")
         print(
             f"distributed flags mapped to a single process on {where} "
-            "(for several GPUs or nodes start it with: torchrun --nproc_per_node=N frgeo-train ...)",
+            "(for several GPUs or nodes: torchrun --nproc_per_node=N -m xgeo.frgeo.cli_train ...)",
             flush=True,
         )
     return None

@@ -133,6 +133,7 @@ def test_vigor_items_visit_covered_aerials_twice():
     assert counts.max() == 2 and counts.sum() == len(order)
 
 
-def test_odd_batch_is_rejected():
+def test_odd_batch_is_rejected_only_when_mining():
     with pytest.raises(ValueError):
         PairMiningSampler(np.zeros((4, 2)), 4, 4, batch_size=5, dim=2)
+    PairMiningSampler(np.zeros((4, 2)), 4, 4, batch_size=5, dim=2, mining=False)  # plain shuffles take any size

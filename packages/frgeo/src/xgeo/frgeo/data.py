@@ -58,10 +58,10 @@ SAMPLERS: dict[str, Callable[[CrossViewSplit, Options, int], MiningSampler]] = {
 
 def build_sampler(split: CrossViewSplit, opts: Options, dim: int) -> MiningSampler:
     """The training sampler of ``opts.dataset``."""
-    if opts.batch_size < 2 or opts.batch_size % 2:
+    if opts.batch_size < 2 or (opts.mining and opts.batch_size % 2):
         raise XgeoError(
             None,
-            f"--batch-size {opts.batch_size}: the sampler builds batches of anchors plus as many negatives",
-            "use an even batch size",
+            f"--batch-size {opts.batch_size}: mined batches are anchors plus as many negatives (and the loss needs 2 pairs)",
+            "use an even batch size of at least 2, or --no-mining",
         )
     return SAMPLERS[opts.dataset](split, opts, dim)

@@ -141,7 +141,7 @@ class MiningSampler(Sampler[int]):
         device: str | torch.device = "cpu",
     ) -> None:
         self.pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        if batch_size < 2 or batch_size % 2:
+        if batch_size < 1 or (mining and batch_size % 2):
             raise ValueError(f"mining needs an even global batch size, got {batch_size}")
         self.batch_size = int(batch_size)
         self.mining = bool(mining)

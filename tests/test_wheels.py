@@ -13,8 +13,8 @@ PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproje
 
 @pytest.mark.parametrize("name", PACKAGES)
 def test_wheel_builds_with_namespace_layout(name, tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT / "packages" / name)],
-                   check=True, capture_output=True)
+    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT / "packages" / name)]
+    subprocess.run(cmd, check=True, capture_output=True)
     (wheel,) = tmp_path.glob(f"xgeo_{name}-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert f"xgeo/{name}/__init__.py" in names

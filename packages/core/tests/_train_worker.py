@@ -10,6 +10,7 @@ import time
 
 import torch
 from torch.utils.data import Dataset
+
 from xgeo.core.train import StepOutput, TrainConfig, Trainer, embed
 
 

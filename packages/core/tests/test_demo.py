@@ -3,7 +3,8 @@ import math
 import torch
 
 from xgeo.core.commands.demo import format_results
-from xgeo.core.demo import run_baseline, symmetric_infonce
+from xgeo.core.demo import run_baseline
+from xgeo.core.losses import symmetric_infonce
 from xgeo.core.methods import DemoResult
 
 

@@ -67,6 +67,10 @@ def test_vigor_hit_rate_and_floor_plus_one():
     out = evaluate_arrays(q, g, task, "vigor")
     assert out == pytest.approx({"R@1": 50.0, "R@5": 100.0, "R@10": 100.0, "R@1%": 100.0, "hit": 75.0})
     assert evaluate_arrays(q, g, task, "crossview")["R@1%"] == pytest.approx(75.0)  # K = 3 (floor), not 4
+    floor = evaluate_arrays(q, g, task, "vigor", percent_convention="floor")  # FRGeo on VIGOR: floor R@1% and hit
+    assert floor == pytest.approx({**out, "R@1%": 75.0})
+    with pytest.raises(ValueError, match="convention"):
+        evaluate_arrays(q, g, task, "vigor", percent_convention="ceil")
 
 
 def university_problem():
@@ -184,6 +188,8 @@ def test_files_equal_arrays_random_vigor(tmp_path):
     expected = evaluate_arrays(q, g, task, "vigor")
     assert expected["hit"] >= expected["R@1"]
     assert evaluate_files(qp, gp, "vigor", query_chunk=7, gallery_chunk=9) == expected
+    floor = evaluate_files(qp, gp, "vigor", percent_convention="floor", query_chunk=7)
+    assert floor == evaluate_arrays(q, g, task, "vigor", percent_convention="floor")
 
 
 def test_files_respect_the_normalized_flag(tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from xgeo.core.train.embed import shard_range
 
 WORKER = Path(__file__).with_name("_train_worker.py")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import load_torch
 from xgeo.core.train import StepOutput, TrainConfig, Trainer

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import load_torch
 

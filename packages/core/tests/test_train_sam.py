@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from xgeo.core.train import SAM
 
 # L(a, b) = a^2 b + 3 b^2 + a  ->  dL/da = 2ab + 1,  dL/db = a^2 + 6b

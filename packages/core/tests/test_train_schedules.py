@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from xgeo.core.errors import XgeoError
 from xgeo.core.train import TrainConfig
 from xgeo.core.train.schedules import SCHEDULES, LRSchedule

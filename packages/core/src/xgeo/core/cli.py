@@ -13,17 +13,22 @@ from xgeo.core.errors import cli_entry
 #: sub-command name -> (module under ``xgeo.core.commands`` exposing ``configure(parser)`` and
 #: ``run(args) -> int``, one-line help). Only the chosen sub-command's module is imported.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("xgeo.core.commands.synth", "Write a synthetic dataset in a standard on-disk layout (deterministic given --size and --seed)."),
-    "evaluate": ("xgeo.core.commands.evaluate", "Compute retrieval metrics (R@K, R@1 percent, hit rate, mAP, metre accuracy) from query and gallery feature files."),
-    "localize": ("xgeo.core.commands.localize", "Embed query images with a method checkpoint and print their top-k gallery places (id, location, score)."),
-    "demo": ("xgeo.core.commands.demo", "Train and evaluate every installed method on a synthetic world; print their metrics next to chance."),
+    "synth": ("xgeo.core.commands.synth",
+              "Write a synthetic dataset in a standard on-disk layout (deterministic given --size and --seed)."),
+    "evaluate": ("xgeo.core.commands.evaluate",
+                 "Retrieval metrics (R@K, R@1 percent, hit rate, mAP, metre accuracy) from query and gallery feature files."),
+    "localize": ("xgeo.core.commands.localize",
+                 "Embed query images with a method checkpoint and print their top-k gallery places (id, location, score)."),
+    "demo": ("xgeo.core.commands.demo",
+             "Train and evaluate every installed method on a synthetic world; print their metrics next to chance."),
     "info": ("xgeo.core.commands.info", "Show installed methods, datasets, protocols and devices."),
 }
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``xgeo`` argument parser; only ``command``'s options are loaded (all of them when ``None``)."""
-    parser = argparse.ArgumentParser(prog="xgeo", description="Remote-sensing geo-localization and cross-modal retrieval toolkit.")
+    parser = argparse.ArgumentParser(prog="xgeo",
+                                     description="Remote-sensing geo-localization and cross-modal retrieval toolkit.")
     parser.add_argument("--version", action="version", version=f"xgeo-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():

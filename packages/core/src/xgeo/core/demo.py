@@ -17,6 +17,7 @@ from torch import nn
 
 from xgeo.core.datasets import get_dataset
 from xgeo.core.evaluate import evaluate_arrays
+from xgeo.core.losses import symmetric_infonce
 from xgeo.core.methods import DemoResult
 from xgeo.core.synthetic import write_dataset
 from xgeo.core.train import StepOutput, TrainConfig, Trainer, embed
@@ -35,13 +36,6 @@ class TwoBranchBaseline(nn.Module):
 
     def forward(self, query: torch.Tensor, gallery: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.query(query), self.gallery(gallery)
-
-
-def symmetric_infonce(q: torch.Tensor, g: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
-    """Cross-entropy over in-batch cosine similarities, averaged over both directions."""
-    logits = F.normalize(q, dim=1) @ F.normalize(g, dim=1).T / tau
-    target = torch.arange(len(q), device=q.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
 class ResizeViews:

@@ -19,7 +19,9 @@ Methods call :func:`evaluate_arrays` during training; ``xgeo evaluate`` calls
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -48,15 +50,16 @@ class Context:
 
 
 # ------------------------------------------------------------------------------------------ metrics
-class Metric:
+class Metric(ABC):
     """A protocol metric: ``metric(ctx) -> {name: value}``, and what the ranking must provide."""
 
     topk: ClassVar[int] = 0
     needs_semi: ClassVar[bool] = False
     needs_locations: ClassVar[bool] = False
 
+    @abstractmethod
     def __call__(self, ctx: Context) -> dict[str, float]:
-        raise NotImplementedError
+        """The metric's values for one ranking direction."""
 
 
 @dataclass(frozen=True)
@@ -183,12 +186,19 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-def get_protocol(name: str) -> Protocol:
-    """The protocol called ``name``."""
+def get_protocol(name: str, percent_convention: str | None = None) -> Protocol:
+    """The protocol called ``name``, its R@1% convention optionally replaced (e.g. FRGeo's
+    ``"floor"`` on VIGOR, alongside the hit rate)."""
     try:
-        return PROTOCOLS[name]
+        proto = PROTOCOLS[name]
     except KeyError:
         raise ValueError(f"unknown protocol {name!r}; choose from {sorted(PROTOCOLS)}") from None
+    if percent_convention is None:
+        return proto
+    if percent_convention not in M.PERCENT_CONVENTIONS:
+        raise ValueError(f"unknown R@1% convention {percent_convention!r}; choose from {sorted(M.PERCENT_CONVENTIONS)}")
+    metrics = tuple(RecallPercent(percent_convention) if isinstance(m, RecallPercent) else m for m in proto.metrics)
+    return dataclasses.replace(proto, metrics=metrics)
 
 
 # ---------------------------------------------------------------------------------------- evaluate
@@ -215,6 +225,7 @@ def evaluate_arrays(
     protocol: str,
     thresholds: Sequence[float] | None = None,
     *,
+    percent_convention: str | None = None,
     normalized: bool = False,
     device: str | None = None,
     engine: str = "auto",
@@ -223,8 +234,9 @@ def evaluate_arrays(
     cache_bytes: int = DEFAULT_CACHE_BYTES,
 ) -> dict[str, float]:
     """Metrics of ``protocol`` for query/gallery features (arrays or tensors, CPU or CUDA) of
-    ``task``. ``normalized``: the features are already L2-normalised (cosine protocols)."""
-    proto = get_protocol(protocol)
+    ``task``. ``normalized``: the features are already L2-normalised (cosine protocols);
+    ``percent_convention`` overrides the protocol's R@1% convention."""
+    proto = get_protocol(protocol, percent_convention)
     if proto.needs_semi and task.query_semi_labels is None:
         raise XgeoError(None, f"the {proto.name} protocol needs semi-positives",
                         "build the task with RetrievalTask.with_semi_positives")
@@ -280,6 +292,7 @@ def evaluate_files(
     protocol: str,
     thresholds: Sequence[float] | None = None,
     *,
+    percent_convention: str | None = None,
     device: str | None = None,
     engine: str = "auto",
     query_chunk: int = DEFAULT_QUERY_CHUNK,
@@ -288,7 +301,7 @@ def evaluate_files(
 ) -> dict[str, float]:
     """Metrics of ``protocol`` from two feature files; the query side is streamed in chunks of
     ``query_chunk`` rows and scores exist only one block at a time."""
-    proto = get_protocol(protocol)
+    proto = get_protocol(protocol, percent_convention)
     out: dict[str, float] = {}
     with FeatureFile(query_h5) as qf, FeatureFile(gallery_h5) as gf:
         task = _task_from_files(proto, qf, gf)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from xgeo.core.errors import cli_entry
 from xgeo.frgeo.config import Options
-from xgeo.frgeo.profiles import PROFILES, get_profile
+from xgeo.frgeo.profiles import PERCENT_CONVENTION, PROFILES, get_profile
 
 BOOL = argparse.BooleanOptionalAction
 
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         protocol = get_profile(args.dataset).protocol
         say(
             f"features: {result['query_features']} {result['gallery_features']} "
-            f"(xgeo evaluate --query {result['query_features']} --gallery {result['gallery_features']} --protocol {protocol})"
+            f"(xgeo evaluate --query {result['query_features']} --gallery {result['gallery_features']} "
+            f"--protocol {protocol} --percent-convention {PERCENT_CONVENTION})"
         )
     return 0
 

@@ -15,7 +15,7 @@ from xgeo.core.train import StepOutput, Trainer, embed
 from xgeo.frgeo.loss import WeightedTupleLoss
 from xgeo.frgeo.mining import MiningSampler, feed_bank
 from xgeo.frgeo.model import FRGeo
-from xgeo.frgeo.profiles import DatasetProfile
+from xgeo.frgeo.profiles import PERCENT_CONVENTION, DatasetProfile
 
 
 class FRGeoStep:
@@ -55,14 +55,8 @@ def embed_split(
 
 
 def compute_metrics(query: torch.Tensor, gallery: torch.Tensor, task: RetrievalTask, profile: DatasetProfile) -> dict[str, float]:
-    """The metrics FRGeo reports on this dataset, each from the core protocol that defines it."""
-    by_protocol: dict[str, dict[str, float]] = {}
-    out: dict[str, float] = {}
-    for key, protocol in profile.metrics.items():
-        if protocol not in by_protocol:
-            by_protocol[protocol] = evaluate_arrays(query, gallery, task, protocol, normalized=True)
-        out[key] = float(by_protocol[protocol][key])
-    return out
+    """The metrics FRGeo reports on this dataset: R@1/5/10, floor R@1% and, on VIGOR, the hit rate."""
+    return evaluate_arrays(query, gallery, task, profile.protocol, percent_convention=PERCENT_CONVENTION, normalized=True)
 
 
 class SplitEvaluator:

@@ -23,17 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xgeo.core.losses import symmetric_infonce
+
 DEFAULT_ALPHA = 10.0
 
 
 def wbl(query: torch.Tensor, reference: torch.Tensor, alpha: float = DEFAULT_ALPHA) -> torch.Tensor:
     """Symmetric weighted (B+1)-tuple loss of one batch of paired descriptors ``[B, D]``."""
-    if query.shape != reference.shape or query.ndim != 2:
-        raise ValueError(f"expected two [B, D] tensors of the same shape, got {tuple(query.shape)} and {tuple(reference.shape)}")
-    sim = F.normalize(query, dim=1) @ F.normalize(reference, dim=1).t()
-    logits = alpha * sim
-    target = torch.arange(len(sim), device=sim.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+    return symmetric_infonce(query, reference, temperature=1.0 / alpha)
 
 
 def chunked_wbl(

@@ -35,7 +35,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Sampler
 
-from xgeo.core.train.distributed import all_gather_rows
+from xgeo.core.train import all_gather_rows
 
 #: size of the random pool of aerial embeddings searched per epoch
 POOL_SIZE = 40_000

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from xgeo.core.datasets.cvact import crop_middle_rows
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import read_image
 from xgeo.core.methods import DemoResult, MethodPlugin, QueryEncoder
@@ -21,7 +22,7 @@ DEMO_SIZE = 100
 
 #: dataset -> preprocessing a reader applies to a raw ground image before the transforms
 GROUND_PREP: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "cvact": lambda img: img[:, img.shape[1] // 4 : img.shape[1] // 4 * 3],  # middle half of the rows, as the CVACT reader
+    "cvact": crop_middle_rows,
 }
 
 #: view name -> (sample key, branch)

@@ -1,17 +1,17 @@
 """Per-dataset settings of FRGeo, as a registry: input sizes, evaluation split, metric sources.
 
-``metrics`` maps each reported metric to the core evaluation protocol that computes it, so every
-number comes from :func:`xgeo.core.evaluate.evaluate_arrays` (one metric path). FRGeo counts R@1%
-with ``K = floor(M/100)`` (protocol ``"crossview"``) on every dataset, and on VIGOR also reports the
-hit rate, which only protocol ``"vigor"`` computes.
+Every number comes from :func:`xgeo.core.evaluate.evaluate_arrays` (one metric path) with the
+profile's core ``protocol``: ``"crossview"`` on CVUSA/CVACT and ``"vigor"`` (adds the hit rate) on
+VIGOR. FRGeo counts R@1% with ``K = floor(M/100)`` everywhere, so the ``"floor"`` convention
+replaces VIGOR's own ``floor+1``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-#: the metrics FRGeo reports everywhere, taken from the "crossview" protocol (floor R@1%)
-CROSSVIEW_METRICS = {"R@1": "crossview", "R@5": "crossview", "R@10": "crossview", "R@1%": "crossview"}
+#: FRGeo's R@1%: K = floor(M/100), on every dataset
+PERCENT_CONVENTION = "floor"
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,7 @@ class DatasetProfile:
     aerial_size: tuple[int, int]
     #: split evaluated after every epoch; the best checkpoint is chosen on it
     eval_split: str
-    #: metric key -> core protocol that computes it
-    metrics: dict[str, str] = field(default_factory=lambda: dict(CROSSVIEW_METRICS))
-    #: the feature-file protocol to give `xgeo evaluate` for the same R@K / R@1% numbers
+    #: core evaluation protocol (with ``PERCENT_CONVENTION``), also what `xgeo evaluate` takes
     protocol: str = "crossview"
     #: one line for the README / log on how the paper chose its model here
     selection: str = ""
@@ -52,7 +50,7 @@ PROFILES: dict[str, DatasetProfile] = {
         (320, 640),
         (320, 320),
         eval_split="test",
-        metrics={**CROSSVIEW_METRICS, "hit": "vigor"},
+        protocol="vigor",
         selection="VIGOR has no validation split: like the paper, the best epoch is chosen on the test split.",
     ),
 }

@@ -12,9 +12,8 @@ import torch
 from xgeo.core.errors import XgeoError
 from xgeo.core.features import FeatureSet, write_features
 from xgeo.core.io import write_json
-from xgeo.core.train import Trainer, seed_everything
+from xgeo.core.train import BEST_NAME, CHECKPOINT_NAME, Trainer, seed_everything
 from xgeo.core.train import distributed as dist_utils
-from xgeo.core.train.checkpoint import BEST_NAME, CHECKPOINT_NAME
 from xgeo.frgeo.config import Options
 from xgeo.frgeo.data import build_sampler, open_split
 from xgeo.frgeo.engine import BankFeeder, FRGeoStep, SplitEvaluator, compute_metrics, embed_split

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from xgeo.core.evaluate import PROTOCOLS, evaluate_files, format_table
+from xgeo.core.metrics import PERCENT_CONVENTIONS
 from xgeo.core.retrieval import DEFAULT_GALLERY_CHUNK, DEFAULT_QUERY_CHUNK
 
 
@@ -14,6 +15,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gallery", required=True, metavar="G.h5", help="gallery feature file (xgeo.features/1)")
     parser.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS),
                         help="; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values()).replace("%", "%%"))
+    parser.add_argument("--percent-convention", choices=sorted(PERCENT_CONVENTIONS), default=None,
+                        help="override the protocol's R@1 percent convention (e.g. floor for FRGeo on VIGOR)")
     parser.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
     parser.add_argument("--thresholds", type=float, nargs="+", metavar="M",
                         help="metre thresholds for metre-level accuracy (sn6 default: 50 100 150 200)")
@@ -24,7 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table and optionally write JSON."""
-    metrics = evaluate_files(args.query, args.gallery, args.protocol, args.thresholds, device=args.device,
+    metrics = evaluate_files(args.query, args.gallery, args.protocol, args.thresholds,
+                             percent_convention=args.percent_convention, device=args.device,
                              query_chunk=args.query_chunk, gallery_chunk=args.gallery_chunk)
     print(format_table(metrics))
     if args.json:

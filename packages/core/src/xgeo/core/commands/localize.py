@@ -19,7 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=5)
 
 
-def localize(images: list[Path], method: str, checkpoint: Path, gallery: Path, view: str = "query", top_k: int = 5) -> list[list[dict]]:
+def localize(images: list[Path], method: str, checkpoint: Path, gallery: Path, view: str = "query",
+             top_k: int = 5) -> list[list[dict]]:
     """For each image, its ``top_k`` gallery entries as dicts with id, location and score."""
     from xgeo.core.features import read_features
     from xgeo.core.methods import get_method

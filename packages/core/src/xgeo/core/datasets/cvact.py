@@ -64,6 +64,12 @@ def _indices(mat: dict, struct: str, field: str, n: int, path: Path) -> np.ndarr
     return raw.astype(np.int64) - 1
 
 
+def crop_middle_rows(panorama: torch.Tensor) -> torch.Tensor:
+    """Rows ``H/4 .. 3H/4`` of a ``[C, H, W]`` CVACT panorama: the ground band every method uses."""
+    h = panorama.shape[1]
+    return panorama[:, h // 4 : h // 4 * 3]
+
+
 @register_dataset
 class CVACT(CrossViewSplit):
     """One CVACT split: query ``k`` = panorama of the ``k``-th kept pair, gallery ``k`` = its aerial image."""
@@ -113,7 +119,4 @@ class CVACT(CrossViewSplit):
     def load_query(self, index: int) -> torch.Tensor:
         """The panorama, cropped to rows ``H/4 .. 3H/4`` when ``crop_middle``."""
         img = read_image(self.query_files[index])
-        if self.crop_middle:
-            h = img.shape[1]
-            img = img[:, h // 4:h // 4 * 3]
-        return img
+        return crop_middle_rows(img) if self.crop_middle else img

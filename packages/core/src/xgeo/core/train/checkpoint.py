@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import PathLike, atomic_write, load_torch, save_torch
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
 from xgeo.core.errors import XgeoError
 
 SAM_MODES: dict[str | None, bool | None] = {None: None, "sam": False, "asam": True}

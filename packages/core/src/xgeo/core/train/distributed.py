@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+
 from xgeo.core.errors import XgeoError
 
 

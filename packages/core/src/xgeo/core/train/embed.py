@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
+
 from xgeo.core.train.data import move_to_device
 from xgeo.core.train.distributed import all_gather_rows, get_rank, get_world_size
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+
 from xgeo.core.train.config import SAM_MODES, TrainConfig
 from xgeo.core.train.sam import SAM
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+
 from xgeo.core.train.config import TrainConfig
 
 ScheduleFn = Callable[[float, float, TrainConfig], float]

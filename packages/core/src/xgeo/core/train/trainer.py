@@ -20,6 +20,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
+
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import load_state_dict_into
 from xgeo.core.train import distributed

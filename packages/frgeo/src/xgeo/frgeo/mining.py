@@ -26,6 +26,7 @@ batches. Randomness comes from a NumPy generator seeded with ``(seed, epoch)``.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,7 +123,7 @@ class MemoryBank:
         return torch.cat(out).numpy() if out else np.zeros((0, k), dtype=np.int64)
 
 
-class MiningSampler(Sampler[int]):
+class MiningSampler(Sampler[int], ABC):
     """Base of the mining samplers: epoch orders, round-robin dealing, bank and checkpoint state."""
 
     def __init__(
@@ -157,17 +158,17 @@ class MiningSampler(Sampler[int]):
         self.fallbacks = 0
 
     # ------------------------------------------------------------------ to override
+    @abstractmethod
     def num_items(self) -> int:
         """How many items one epoch could visit (before rounding down to whole batches)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def plain_order(self, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Pair indices for shuffled items without mining."""
-        raise NotImplementedError
 
+    @abstractmethod
     def mined_order(self, anchors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Pair indices of whole global batches: half anchors, half their hard negatives."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ epoch orders
     def epoch_size(self) -> int:

@@ -123,3 +123,11 @@ def test_metre_accuracy_uses_the_crs():
     assert out == {"acc@5m": 100.0, "mean_error_m": 5.0}
     with pytest.raises(ValueError, match="crs"):
         M.localization_errors(pred, true, "utm")
+
+
+def test_chance_levels_of_a_random_ranking():
+    from xgeo.core.metrics import chance_levels
+
+    assert chance_levels(200, num_semi=3) == pytest.approx({"R@1": 0.5, "R@5": 2.5, "R@10": 5.0, "R@1%": 1.0, "hit": 100 / 197})
+    assert chance_levels(250, ks=(1,), percent_convention="floor+1") == pytest.approx({"R@1": 0.4, "R@1%": 1.2})
+    assert chance_levels(4)["R@10"] == 100.0

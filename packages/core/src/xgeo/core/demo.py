@@ -19,6 +19,7 @@ from xgeo.core.datasets import get_dataset
 from xgeo.core.evaluate import evaluate_arrays
 from xgeo.core.losses import symmetric_infonce
 from xgeo.core.methods import DemoResult
+from xgeo.core.metrics import chance_levels
 from xgeo.core.synthetic import write_dataset
 from xgeo.core.train import StepOutput, TrainConfig, Trainer, embed
 
@@ -82,6 +83,6 @@ def run_baseline(workdir: Path, seed: int = 0, size: int = 100, epochs: int = 8,
     return DemoResult(
         method="baseline", dataset=f"synthetic CVUSA ({len(train)} train / {m} test pairs)",
         metrics={k: metrics[k] for k in ("R@1", "R@5", "R@10", "R@1%")},
-        chance={"R@1": 100.0 / m, "R@5": 500.0 / m, "R@10": 1000.0 / m, "R@1%": 100.0 * max(m // 100, 1) / m},
+        chance=chance_levels(m),
         seconds=time.perf_counter() - start,
     )

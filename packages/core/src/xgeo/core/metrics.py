@@ -82,6 +82,18 @@ def hit_rate(ranks_without_semi: Sequence[int] | np.ndarray) -> float:
     return recall_at_k(ranks_without_semi, 1)
 
 
+def chance_levels(num_gallery: int, ks: Iterable[int] = (1, 5, 10), percent_convention: str = "floor",
+                  num_semi: int | None = None) -> dict[str, float]:
+    """Expected R@K, R@1% (and, with ``num_semi``, hit rate) of a uniformly random ranking with one
+    positive among ``num_gallery`` entries, in percent: what a demo reports its metrics against."""
+    m = max(int(num_gallery), 1)
+    out = {f"R@{k}": 100.0 * min(k, m) / m for k in ks}
+    out["R@1%"] = 100.0 * min(percent_k(m, percent_convention), m) / m
+    if num_semi is not None:
+        out["hit"] = 100.0 / max(m - num_semi, 1)
+    return out
+
+
 def cmc(ranks: Sequence[int] | np.ndarray, length: int) -> np.ndarray:
     """CMC curve ``[length]``: ``cmc[k]`` = percentage of queries with rank ``<= k``."""
     r = _ranks(ranks)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,9 @@ from xgeo.core.datasets.cvact import crop_middle_rows
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import read_image
 from xgeo.core.methods import DemoResult, MethodPlugin, QueryEncoder
+from xgeo.core.metrics import chance_levels
+from xgeo.frgeo import __version__
+from xgeo.frgeo.profiles import PERCENT_CONVENTION
 
 #: the dataset the demo trains on, and the synthetic size it writes
 DEMO_DATASET = "vigor"
@@ -34,28 +36,6 @@ VIEWS: dict[str, tuple[str, str]] = {
     "gallery": ("gallery", "gallery"),
     "satellite": ("gallery", "gallery"),
 }
-
-
-def _version() -> str:
-    try:
-        return version("xgeo-frgeo")
-    except PackageNotFoundError:
-        return "0.1.0"
-
-
-def chance_levels(gallery_size: int) -> dict[str, float]:
-    """Expected metrics of a random ranking over ``gallery_size`` references (floor R@1%).
-
-    The hit rate needs the positive above every reference but the three semi-positives.
-    """
-    m = max(gallery_size, 1)
-    return {
-        "R@1": 100.0 / m,
-        "R@5": min(100.0, 500.0 / m),
-        "R@10": min(100.0, 1000.0 / m),
-        "R@1%": 100.0 * max(m // 100, 1) / m,
-        "hit": 100.0 / max(m - 3, 1),
-    }
 
 
 def demo(workdir: Path, seed: int = 0) -> DemoResult:
@@ -87,7 +67,7 @@ def demo(workdir: Path, seed: int = 0) -> DemoResult:
         method="frgeo",
         dataset=f"synthetic VIGOR cross-area ({test.task.num_queries} test panoramas, {m} aerial tiles)",
         metrics={k: float(metrics[k]) for k in keys if k in metrics},
-        chance=chance_levels(m),
+        chance=chance_levels(m, percent_convention=PERCENT_CONVENTION, num_semi=3),
         seconds=time.perf_counter() - start,
         notes="demo preset: convnext_atto branches from random init",
     )
@@ -125,7 +105,7 @@ def query_encoder(checkpoint: Path, view: str) -> QueryEncoder:
 
 METHOD = MethodPlugin(
     name="frgeo",
-    version=_version(),
+    version=__version__,
     demo=demo,
     query_encoder=query_encoder,
     summary="FRGeo (AAAI 2024): ConvNeXt branches with feature recombination, weighted (B+1)-tuple loss, ASAM, mining",

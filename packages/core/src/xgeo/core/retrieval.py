@@ -548,7 +548,7 @@ class _Duplicates:
     def expand_topk(self, v: np.ndarray, i: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Replace each unique-row candidate (keyed by its canonical index) by its copies."""
         n = len(v)
-        real = i.ravel() != _NO_INDEX  # fewer unique rows than k leave placeholders
+        real = i.ravel() != _NO_INDEX  # fewer unique rows than k leave padding slots
         u = self.to_unique[np.where(real, i.ravel(), 0)]
         reps = np.where(real, np.minimum(self.counts[u], k), 0)
         offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)

@@ -10,10 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torchvision.transforms.v2 import functional as TF
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from xgeo.core.datasets.transforms import ResizeViews
 
 Size = tuple[int, int]
 
@@ -42,18 +40,12 @@ class FRGeoTransform:
         self.ground_size: Size = (int(ground_size[0]), int(ground_size[1]))
         self.aerial_size: Size = (int(aerial_size[0]), int(aerial_size[1]))
         self.fov = int(fov)
-
-    def _prepare(self, image: torch.Tensor, size: Size) -> torch.Tensor:
-        image = TF.resize(image, list(size), antialias=True)
-        return TF.normalize(image, list(IMAGENET_MEAN), list(IMAGENET_STD))
+        self.resize = ResizeViews({"query": self.ground_size, "gallery": self.aerial_size})
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
-        out = dict(sample)
-        if "query" in out:
-            pano = self._prepare(out["query"], self.ground_size)
-            out["query"] = limit_fov(pano, self.fov) if self.fov else pano
-        if "gallery" in out:
-            out["gallery"] = self._prepare(out["gallery"], self.aerial_size)
+        out = self.resize(sample)
+        if self.fov and "query" in out:
+            out["query"] = limit_fov(out["query"], self.fov)
         return out
 
     def __repr__(self) -> str:

@@ -60,7 +60,9 @@ class Trainer:
     ``step`` gets the (DDP-wrapped) model and a batch already on the device; with SAM/ASAM it runs
     twice per update. ``config.batch_size`` is the global batch, split evenly over the ranks. Files
     in ``config.out_dir``: ``checkpoint.pth.tar`` (latest, complete), ``model_best.pth.tar`` (when
-    ``config.best_metric`` improves), ``metrics.json`` and ``log.jsonl``. Hooks: ``evaluate(trainer) -> dict`` after every epoch on all ranks; ``on_step_end(trainer, batch,
+    ``config.best_metric`` improves), ``metrics.json`` and ``log.jsonl``.
+
+    Hooks: ``evaluate(trainer) -> dict`` after every epoch on all ranks; ``on_step_end(trainer, batch,
     out)`` after every optimizer step with the (first-pass) :class:`StepOutput`. A custom ``sampler``
     yields this rank's indices, has ``__len__`` and ``set_epoch``; if it has ``state_dict`` /
     ``load_state_dict`` its state (taken on rank 0, so it must be the same on every rank) is stored in

@@ -33,8 +33,8 @@ class XgeoError(Exception):
         return f"{head}; {self.fix}" if self.fix else head
 
 
-class DatasetNotFoundError(XgeoError):
-    """The dataset root (or a required file in it) is missing."""
+class DatasetNotFoundError(XgeoError, FileNotFoundError):
+    """The dataset root (or a required file in it) is missing (also a ``FileNotFoundError``, as in torchgeo)."""
 
     def __init__(self, root: str | os.PathLike, dataset: str, layout: str) -> None:
         super().__init__(

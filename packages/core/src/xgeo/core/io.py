@@ -1,4 +1,4 @@
-"""Safe file input/output: atomic writes, YAML, JSON, checkpoints and images.
+"""Safe file input/output: atomic writes, YAML, JSON, checkpoints, weights and images.
 
 Every writer goes through :func:`atomic_write`, so a crash never leaves a half-written file in
 place of a good one. Every reader turns a broken file into a :class:`~xgeo.core.errors.XgeoError`.
@@ -91,6 +91,16 @@ def save_torch(obj: Any, path: PathLike) -> None:
         torch.save(obj, tmp)
 
 
+def _unpickling_detail(err: Exception) -> str:
+    """What a ``weights_only`` load refused, without torch's advice to turn the safety off."""
+    for line in str(err).splitlines():
+        line = line.strip()
+        if line.startswith(("WeightsUnpickler error:", "Unsupported global", "Unsupported operand")):
+            return line.replace("WeightsUnpickler error: ", "")[:160]
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return type(err).__name__ if "weights_only" in first else first[:160]
+
+
 def load_torch(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
     """Load a checkpoint with ``weights_only=True``, or raise a one-line error naming the file."""
     import torch
@@ -101,20 +111,92 @@ def load_torch(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise XgeoError(path, f"not a readable checkpoint ({first[:200]})", "pass a checkpoint written by xgeo") from None
+        raise XgeoError(
+            path, f"not a readable checkpoint ({_unpickling_detail(err)})", "pass a checkpoint of tensors written by xgeo or torch.save"
+        ) from None
 
 
-def load_state_dict_into(model: torch.nn.Module, state: dict[str, torch.Tensor], path: PathLike, strict: bool = True) -> None:
-    """Load ``state`` into ``model``; a mismatch becomes a one-line error naming the checkpoint."""
+#: top-level keys under which checkpoints nest their weights, tried in order
+NESTING_KEYS = ("state_dict", "model", "state_dict_ema", "model_ema")
+
+
+def read_weights(path: PathLike) -> dict[str, Any]:
+    """The mapping stored in a ``.safetensors`` file or a torch checkpoint (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise XgeoError(path, "checkpoint not found", "check the path")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(path)))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise XgeoError(path, f"not a readable safetensors file ({str(err)[:160]})", "pass a valid checkpoint") from None
+    data = load_torch(path)
+    if not isinstance(data, dict):
+        raise XgeoError(path, "checkpoint is not a mapping of weights", "pass a checkpoint saved with torch.save(state_dict)")
+    return data
+
+
+def unwrap_state(data: dict[str, Any]) -> dict[str, Any]:
+    """The weights inside a checkpoint mapping (``state_dict``, ``model``, ... nestings), without DDP ``module.``."""
+    for key in NESTING_KEYS:
+        if isinstance(data.get(key), dict):
+            data = data[key]
+            break
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in data.items()}
+
+
+def check_finite(state: dict[str, Any], path: PathLike) -> None:
+    """Refuse a state holding NaN or inf in any floating-point tensor."""
+    import torch
+
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise XgeoError(path, f"checkpoint holds NaN/inf weights ({key})", "pass an earlier checkpoint of a run that did not diverge")
+
+
+def load_weights(path: PathLike) -> dict[str, Any]:
+    """:func:`read_weights`, unwrapped and checked finite: the state to load into a model."""
+    state = unwrap_state(read_weights(path))
+    check_finite(state, path)
+    return state
+
+
+def _more(names: list[str]) -> str:
+    return f"{names[0]}" + (f" and {len(names) - 1} more" if len(names) > 1 else "")
+
+
+def load_state_dict_into(model: torch.nn.Module, state: dict[str, Any], path: PathLike, strict: bool = True) -> None:
+    """Load ``state`` into ``model``; a missing or unexpected key or a wrong shape is a one-line error.
+
+    With ``strict`` (the default) every key must match, so a partial load never passes silently;
+    ``strict=False`` loads the keys the model has and ignores the rest.
+    """
+    import torch
+
+    fix = "pass a checkpoint of the same method and model settings"
+    expected = model.state_dict()
+    if strict:
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        if missing:
+            raise XgeoError(path, f"checkpoint does not match the model (missing key {_more(missing)})", fix)
+        if unexpected:
+            raise XgeoError(path, f"checkpoint does not match the model (unexpected key {_more(unexpected)})", fix)
+    for key, value in state.items():
+        target = expected.get(key)
+        if isinstance(value, torch.Tensor) and isinstance(target, torch.Tensor) and value.shape != target.shape:
+            raise XgeoError(
+                path, f"checkpoint does not match the model ({key} has shape {list(value.shape)}, the model {list(target.shape)})", fix
+            )
     try:
         model.load_state_dict(state, strict=strict)
     except RuntimeError as err:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         detail = lines[1] if len(lines) > 1 else lines[0]
-        raise XgeoError(
-            path, f"checkpoint does not match the model ({detail[:200]})", "pass a checkpoint of the same method and backbone"
-        ) from None
+        raise XgeoError(path, f"checkpoint does not match the model ({detail[:200]})", fix) from None
 
 
 def read_image(path: PathLike) -> torch.Tensor:

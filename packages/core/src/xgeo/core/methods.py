@@ -5,8 +5,9 @@ A method package declares, in its ``pyproject.toml``::
     [project.entry-points."xgeo.methods"]
     frgeo = "xgeo.frgeo.plugin:METHOD"
 
-where ``METHOD`` is a :class:`MethodPlugin`. ``xgeo demo`` and ``xgeo localize`` find methods
-only through this registry, so a new method plugs in without changes to core.
+where ``METHOD`` is a :class:`MethodPlugin`. ``xgeo demo``, ``xgeo localize`` and core's contract
+test over installed methods find methods only through this registry, so a new method plugs in
+without changes to core.
 """
 
 from __future__ import annotations
@@ -15,15 +16,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xgeo.core.errors import XgeoError
+from xgeo.core.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from xgeo.core.presets import ConfigSchema
 
 ENTRY_POINT_GROUP = "xgeo.methods"
 
-#: encodes query image files into a ``[N, D]`` float32 array comparable with a gallery feature file
-QueryEncoder = Callable[[Sequence[Path]], np.ndarray]
+#: ``encode(image_files, batch_size) -> [N, D]`` float32 unit rows, comparable with a gallery feature file
+QueryEncoder = Callable[..., np.ndarray]
 
 
 @dataclass
@@ -39,6 +47,14 @@ class DemoResult:
 
 
 @dataclass
+class SmokeRun:
+    """A one-step training run of the demo preset: its checkpoint and a few images per view."""
+
+    checkpoint: Path
+    images: dict[str, list[Path]]
+
+
+@dataclass
 class MethodPlugin:
     """What a method package hands to core."""
 
@@ -49,16 +65,21 @@ class MethodPlugin:
     #: ``query_encoder(checkpoint, view) -> QueryEncoder`` for ``xgeo localize``
     query_encoder: Callable[[Path, str], QueryEncoder] | None = None
     summary: str = ""
+    #: console scripts of the package
     commands: list[str] = field(default_factory=list)
+    #: the method's config sections, legacy flags and preset package
+    schema: ConfigSchema | None = None
+    #: ``smoke(workdir) -> SmokeRun``: the demo preset for one step on a tiny synthetic world
+    smoke: Callable[[Path], SmokeRun] | None = None
 
 
-def installed_methods() -> dict[str, MethodPlugin]:
-    """All methods registered under the ``xgeo.methods`` entry-point group, by name."""
-    found: dict[str, MethodPlugin] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+def installed_methods() -> Registry[MethodPlugin]:
+    """All methods registered under the ``xgeo.methods`` entry-point group."""
+    found: Registry[MethodPlugin] = Registry("method", "--method")
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         plugin = ep.load()
-        found[plugin.name] = plugin
-    return dict(sorted(found.items()))
+        found.register(plugin.name, plugin)
+    return found
 
 
 def get_method(name: str) -> MethodPlugin:
@@ -67,4 +88,33 @@ def get_method(name: str) -> MethodPlugin:
     if name not in methods:
         known = ", ".join(methods) or "none"
         raise XgeoError(None, f"method {name!r} is not installed (installed: {known})", f"pip install xgeo-{name}")
-    return methods[name]
+    return methods.get(name)
+
+
+def encode_images(
+    paths: Sequence[Path],
+    load: Callable[[Path], Any],
+    encoder: torch.nn.Module,
+    dim: int,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """Encode image files ``batch_size`` at a time: ``[N, dim]`` float32 unit rows (N may be 0).
+
+    ``load(path)`` returns the network input for one file (read, prepared, transformed).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if batch_size < 1:
+        raise XgeoError(None, f"batch size {batch_size}", "use a batch size of at least 1")
+    out = [np.zeros((0, dim), dtype=np.float32)]
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(paths), batch_size):
+                batch = torch.stack([load(Path(p)) for p in paths[start : start + batch_size]])
+                out.append(F.normalize(encoder(batch).float(), dim=1).numpy())
+    finally:
+        encoder.train(was_training)
+    return np.concatenate(out).astype(np.float32, copy=False)

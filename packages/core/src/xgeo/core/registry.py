@@ -71,6 +71,10 @@ class Registry(Generic[T]):
         """``(name, entry)`` pairs in registration order."""
         return list(self._entries.items())
 
+    def values(self) -> list[T]:
+        """The entries in registration order."""
+        return list(self._entries.values())
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 

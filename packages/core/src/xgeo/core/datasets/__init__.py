@@ -5,26 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from xgeo.core.datasets.base import CrossViewSplit, ViewDataset
+from xgeo.core.registry import Registry
 
-DATASETS: dict[str, type[CrossViewSplit]] = {}
+DATASETS: Registry[type[CrossViewSplit]] = Registry("dataset", "--dataset")
 
 
 def register_dataset(cls: type[CrossViewSplit]) -> type[CrossViewSplit]:
     """Class decorator: make a reader available under ``cls.name``."""
-    DATASETS[cls.name] = cls
-    return cls
+    return DATASETS.register(cls.name, cls)
 
 
 def get_dataset(name: str, root, split: str, transforms: Callable | None = None, **kwargs) -> CrossViewSplit:
-    """Build the reader registered as ``name``."""
-    if name not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
-    return DATASETS[name](root, split, transforms=transforms, **kwargs)
+    """Build the reader registered as ``name`` (an unknown name is a one-line error)."""
+    return DATASETS.get(name)(root, split, transforms=transforms, **kwargs)
 
 
 # readers register themselves on import (after the registry exists)
 from xgeo.core.datasets.cvact import CVACT  # noqa: E402
 from xgeo.core.datasets.cvusa import CVUSA  # noqa: E402
+from xgeo.core.datasets.profile import DatasetProfile  # noqa: E402
 from xgeo.core.datasets.vigor import VIGOR  # noqa: E402
 
-__all__ = ["CVACT", "CVUSA", "DATASETS", "VIGOR", "CrossViewSplit", "ViewDataset", "get_dataset", "register_dataset"]
+__all__ = ["CVACT", "CVUSA", "DATASETS", "VIGOR", "CrossViewSplit", "DatasetProfile", "ViewDataset", "get_dataset", "register_dataset"]

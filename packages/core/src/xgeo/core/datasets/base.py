@@ -68,9 +68,14 @@ class CrossViewSplit(Dataset):
         self.split = split
         self.transforms = transforms
 
+    @staticmethod
+    def prepare_query(image: torch.Tensor) -> torch.Tensor:
+        """The reader's preprocessing of a raw query image (identity; CVACT crops its ground band)."""
+        return image
+
     def load_query(self, index: int) -> torch.Tensor:
-        """Read query image ``index`` (readers override to add dataset preprocessing)."""
-        return read_image(self.query_files[index])
+        """Read query image ``index`` with the reader's preprocessing."""
+        return self.prepare_query(read_image(self.query_files[index]))
 
     def load_gallery(self, index: int) -> torch.Tensor:
         """Read gallery image ``index``."""

@@ -116,6 +116,11 @@ class CVACT(CrossViewSplit):
         self.task = RetrievalTask.one_to_one(self.ids, self.ids, query_locations=self.locations,
                                              gallery_locations=self.locations, crs="metres", name=f"cvact-{split}")
 
+    @staticmethod
+    def prepare_query(image: torch.Tensor) -> torch.Tensor:
+        """A raw CVACT panorama as the methods see it: rows ``H/4 .. 3H/4``."""
+        return crop_middle_rows(image)
+
     def load_query(self, index: int) -> torch.Tensor:
         """The panorama, cropped to rows ``H/4 .. 3H/4`` when ``crop_middle``."""
         img = read_image(self.query_files[index])

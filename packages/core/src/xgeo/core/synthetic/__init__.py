@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from xgeo.core.registry import Registry
 from xgeo.core.synthetic.cvact import write_cvact
 from xgeo.core.synthetic.cvusa import write_cvusa
 from xgeo.core.synthetic.views import (
@@ -26,11 +27,10 @@ from xgeo.core.synthetic.vigor import write_vigor
 from xgeo.core.synthetic.world import World
 
 #: dataset name -> writer ``(out, size, seed, **kwargs) -> Path``
-WRITERS: dict[str, Callable[..., Path]] = {
-    "cvusa": write_cvusa,
-    "cvact": write_cvact,
-    "vigor": write_vigor,
-}
+WRITERS: Registry[Callable[..., Path]] = Registry("synthetic dataset")
+WRITERS.register("cvusa", write_cvusa)
+WRITERS.register("cvact", write_cvact)
+WRITERS.register("vigor", write_vigor)
 
 #: what ``size`` counts, per writer (shown by ``xgeo synth --help``)
 SIZE_MEANING: dict[str, str] = {
@@ -42,9 +42,7 @@ SIZE_MEANING: dict[str, str] = {
 
 def write_dataset(name: str, out: str | Path, size: int, seed: int = 0, **kwargs) -> Path:
     """Write the synthetic dataset ``name`` under ``out`` and return its root."""
-    if name not in WRITERS:
-        raise KeyError(f"unknown synthetic dataset {name!r}; known: {', '.join(sorted(WRITERS))}")
-    return Path(WRITERS[name](out, size=size, seed=seed, **kwargs))
+    return Path(WRITERS.get(name)(out, size=size, seed=seed, **kwargs))
 
 
 __all__ = [

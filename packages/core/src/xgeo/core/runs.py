@@ -1,0 +1,126 @@
+"""What every method's commands do around a run: run folders, checkpoints, features, console lines.
+
+- :func:`prepare_run_dir`: refuse to train into a folder that holds a run, unless resuming it or
+  told ``--overwrite``; checked when the command starts.
+- :func:`resolve_checkpoint`: a checkpoint file, or the best (else latest) one in a run folder.
+- :func:`write_split_features`: query and gallery descriptors in the feature-store schema.
+- :func:`say` and :data:`logger`: console lines from rank 0 only.
+- :func:`format_metrics`: ``R@1 12.34  R@5 ...``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xgeo.core.checks import check_output_dir
+from xgeo.core.errors import XgeoError
+from xgeo.core.train.checkpoint import BEST_NAME, CHECKPOINT_NAME
+
+logger = logging.getLogger("xgeo")
+
+#: files that make a folder a training run (core's Trainer writes them)
+RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, "metrics.json", "log.jsonl")
+QUERY_FILE = "query.h5"
+GALLERY_FILE = "gallery.h5"
+#: metric keys in the order they are printed
+METRIC_ORDER = ("R@1", "R@5", "R@10", "R@1%", "hit", "mAP")
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", 0))
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a ``torchrun`` job, or the only process."""
+    return _rank() == 0
+
+
+def say(message: str) -> None:
+    """One informational line on stdout, from rank 0 only."""
+    if is_main_process():
+        print(message, flush=True)
+
+
+def prepare_run_dir(path: str | os.PathLike, resume: str | os.PathLike | None, overwrite: bool, flag: str = "--save_path") -> Path:
+    """Check a training output folder before any work.
+
+    A folder holding a run is refused unless the run is resumed from it (``resume`` inside it) or
+    ``overwrite`` is set; with ``overwrite`` the old run's files are removed, so nothing of it is
+    mixed into the new one (``log.jsonl`` is not appended to).
+    """
+    path = check_output_dir(path, flag)
+    found = [name for name in RUN_FILES if (path / name).exists()]
+    if not found:
+        return path
+    if resume is not None and _inside(Path(resume), path):
+        return path
+    if not overwrite:
+        raise XgeoError(
+            path,
+            f"{flag} already holds a run ({', '.join(found)})",
+            f"pass --resume {path} to continue it, --overwrite to replace it, or another {flag}",
+        )
+    if is_main_process():
+        for name in found:
+            (path / name).unlink()
+    return path
+
+
+def _inside(resume: Path, run_dir: Path) -> bool:
+    target = resume if resume.is_dir() else resume.parent
+    try:
+        return target.resolve() == run_dir.resolve()
+    except OSError:
+        return False
+
+
+def resolve_checkpoint(path: str | os.PathLike, command: str = "the method's train command") -> Path:
+    """A checkpoint file, or the best (else latest) checkpoint inside a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (BEST_NAME, CHECKPOINT_NAME):
+            if (path / name).is_file():
+                return path / name
+        raise XgeoError(path, f"no {BEST_NAME} or {CHECKPOINT_NAME} in this folder", f"pass a checkpoint file or a run folder of {command}")
+    if not path.is_file():
+        raise XgeoError(path, "checkpoint not found", "check the path")
+    return path
+
+
+def write_split_features(
+    out_dir: str | os.PathLike,
+    query: Any,
+    gallery: Any,
+    task: Any,
+    method: str,
+    views: tuple[str, str] = ("ground", "aerial"),
+    normalized: bool = True,
+) -> tuple[Path, Path]:
+    """Write ``query.h5`` and ``gallery.h5`` (feature-store schema, ids/labels/locations of ``task``)."""
+    from xgeo.core.features import FeatureSet, write_features
+
+    out_dir = Path(out_dir)
+    paths = out_dir / QUERY_FILE, out_dir / GALLERY_FILE
+    for path, feats, side, view in ((paths[0], query, "query", views[0]), (paths[1], gallery, "gallery", views[1])):
+        array = feats.detach().cpu().numpy() if hasattr(feats, "detach") else np.asarray(feats)
+        fs = FeatureSet.from_task(
+            np.ascontiguousarray(array, dtype=np.float32), task, side=side, view=view, method=method, normalized=normalized
+        )
+        write_features(path, fs)
+    return paths
+
+
+def format_metrics(metrics: Mapping[str, Any], keys: Iterable[str] | None = None) -> str:
+    """``R@1 12.34  R@5 ...`` for the metric keys present (``keys`` or the usual order)."""
+    chosen = [k for k in (keys or METRIC_ORDER) if k in metrics]
+    return "  ".join(f"{k} {float(metrics[k]):.2f}" for k in chosen)

@@ -10,9 +10,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from xgeo.frgeo import cli_eval, cli_train
-from xgeo.frgeo.config import load_preset, preset_names, resolve
+from xgeo.frgeo import cli
+from xgeo.core.presets import load_preset, preset_names, preset_path
+from xgeo.frgeo.config import SCHEMA, resolve
 from xgeo.frgeo.launch import strip_dist_flags, torchrun_command
+
+
+def parse(argv: list[str]):
+    """The resolved config of a frgeo-train command line."""
+    from xgeo.core.console import typed_options
+
+    return resolve(typed_options(cli.TRAIN.parser().parse_args(argv)))
 
 
 def one_error_line(err: str) -> str:
@@ -25,7 +33,7 @@ def one_error_line(err: str) -> str:
 @pytest.fixture
 def train_error(run_cli):
     def run(argv: list[str]) -> str:
-        code, _, err = run_cli(cli_train.main, argv)
+        code, _, err = run_cli(cli.train_main, argv)
         assert code == 2
         return one_error_line(err)
 
@@ -116,7 +124,7 @@ def test_nan_pretrained_weights_and_wrong_checkpoints(frgeo_cvusa, tmp_path, tra
 
     torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}}, tmp_path / "other.pth")
     code, _, err = run_cli(
-        cli_eval.main, ["--checkpoint", str(tmp_path / "other.pth"), "--dataset", "cvusa", "--data-root", str(frgeo_cvusa)]
+        cli.eval_main, ["--checkpoint", str(tmp_path / "other.pth"), "--dataset", "cvusa", "--data-root", str(frgeo_cvusa)]
     )
     assert code == 2 and "other.pth" in one_error_line(err)
 
@@ -143,27 +151,35 @@ def test_console_script_prints_one_line_and_exits_2(tmp_path):
 
 
 def test_presets_ship_and_flags_override_only_when_given():
-    assert {"cvusa", "cvact", "vigor", "vigor_cross", "demo"} <= set(preset_names())
-    for name in preset_names():
-        load_preset(name)  # every shipped key is a known option
+    assert {"cvusa", "cvact", "vigor", "vigor_cross", "demo"} <= set(preset_names(SCHEMA))
+    for name in preset_names(SCHEMA):
+        resolve({"config": name})  # every shipped key is a known option with a valid value
     paper = resolve({"dataset": "cvusa"})  # no --config: the dataset's paper preset
+    train = paper.train
     assert (
-        paper.lr,
-        paper.batch_size,
-        paper.epochs,
-        paper.op,
-        paper.asam,
-        paper.rho,
-        paper.wd,
-        paper.mining,
-        paper.cos,
-        paper.dim,
-    ) == (1e-4, 32, 50, "sam", True, 2.5, 0.03, True, True, 3072)
-    assert resolve({"dataset": "vigor", "cross": True}).config == "vigor_cross"
+        train.lr,
+        train.batch_size,
+        train.epochs,
+        train.optimizer,
+        train.sam,
+        train.rho,
+        train.weight_decay,
+        paper.data.mining,
+        train.schedule,
+        paper.model.dim,
+    ) == (1e-4, 32, 50, "adamw", "asam", 2.5, 0.03, True, "cosine", 3072)
+    assert resolve({"dataset": "vigor", "cross": True}).preset == "vigor_cross"
     demo = resolve({"config": "demo", "dataset": "vigor", "lr": 0.5})
-    assert demo.lr == 0.5 and demo.backbone == "convnext_atto" and demo.dim is None and demo.dataset == "vigor"
-    parsed = cli_train.parse(["--config", "demo", "--no-mining", "-b", "16"])
-    assert parsed.mining is False and parsed.batch_size == 16 and parsed.epochs == load_preset("demo")["epochs"]
+    assert demo.train.lr == 0.5 and demo.model.backbone == "convnext_atto" and demo.model.dim is None
+    assert demo.data.dataset == "vigor"
+    parsed = parse(["--config", "demo", "--no-mining", "-b", "16"])
+    demo_epochs = load_preset(SCHEMA, "demo")[1]["train"]["epochs"]
+    assert parsed.data.mining is False and parsed.train.batch_size == 16 and parsed.train.epochs == demo_epochs
+    # --op and --asam typed over a preset: --op adam turns SAM off, --no-asam keeps plain SAM
+    assert (parse(["--config", "demo", "--op", "adam"]).train.sam, parse(["--config", "demo", "--no-asam"]).train.sam) == (
+        None,
+        "sam",
+    )
 
 
 def test_original_distributed_flags_map_onto_torchrun():
@@ -182,7 +198,7 @@ def test_original_distributed_flags_map_onto_torchrun():
         "--dist-backend=nccl",
     ]
     assert strip_dist_flags(argv) == ["--lr", "0.0001", "--dataset", "cvusa"]
-    opts = cli_train.parse(argv)
+    opts = parse(argv).run
     cmd = torchrun_command(opts, argv, gpus=2)
     assert cmd[1:3] == ["-m", "torch.distributed.run"]
     assert {"--nproc_per_node=2", "--nnodes=1", "--node_rank=0", "--master_addr=localhost", "--master_port=8080"} <= set(cmd)
@@ -201,10 +217,8 @@ def test_inputs_too_small_for_the_frm(frgeo_cvusa, tmp_path, train_error, fast):
 
 
 def test_preset_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
-    from xgeo.frgeo.config import preset_path
-
     monkeypatch.chdir(tmp_path)
     (tmp_path / "demo").mkdir()  # e.g. `xgeo demo --workdir demo`
-    assert preset_path("demo").name == "demo.yaml" and preset_path("demo").is_file()
-    (tmp_path / "mine.yaml").write_text("lr: 0.5\n")
-    assert resolve({"config": "mine.yaml", "dataset": "cvusa"}).lr == 0.5
+    assert preset_path(SCHEMA, "demo").name == "demo.yaml" and preset_path(SCHEMA, "demo").is_file()
+    (tmp_path / "mine.yaml").write_text("lr: 0.5\n")  # a legacy flat preset
+    assert resolve({"config": "mine.yaml", "dataset": "cvusa"}).train.lr == 0.5

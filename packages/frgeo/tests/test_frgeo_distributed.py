@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from xgeo.core.io import load_torch
-from xgeo.frgeo import cli_train
+from xgeo.frgeo import cli
 
 
 def free_port() -> int:
@@ -34,14 +34,15 @@ def test_two_ranks_equal_one_process_with_local_batch(frgeo_cvusa, tmp_path, run
         "--nproc_per_node=2",
         f"--master_port={free_port()}",
         "-m",
-        "xgeo.frgeo.cli_train",
+        "xgeo.frgeo.cli",
+        "train",
         *argv,
         "--save_path",
         str(tmp_path / "ddp"),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    code, _, err = run_cli(cli_train.main, [*argv, "--local-batch", "4", "--save_path", str(tmp_path / "one")])
+    code, _, err = run_cli(cli.train_main, [*argv, "--local-batch", "4", "--save_path", str(tmp_path / "one")])
     assert code == 0, err
 
     ddp, one = load_torch(tmp_path / "ddp" / "checkpoint.pth.tar"), load_torch(tmp_path / "one" / "checkpoint.pth.tar")

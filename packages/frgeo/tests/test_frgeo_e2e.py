@@ -10,7 +10,7 @@ import pytest
 
 from xgeo.core.cli import main as xgeo_main
 from xgeo.core.features import read_features
-from xgeo.frgeo import cli_eval, cli_train
+from xgeo.frgeo import cli
 from xgeo.frgeo.plugin import METHOD
 
 README_DIST_FLAGS = ["--dist-url", "tcp://localhost:8080", "--multiprocessing-distributed", "--world-size", "1", "--rank", "0"]
@@ -36,7 +36,7 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
     root = request.getfixturevalue(f"frgeo_{dataset}")
     save = tmp_path / "run"
     code, out, err = run_cli(
-        cli_train.main,
+        cli.train_main,
         ["--dataset", dataset, *extra, *fast, *README_DIST_FLAGS, "--data-root", str(root), "--save_path", str(save)],
     )
     assert code == 0, err
@@ -48,7 +48,7 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
 
     feats = tmp_path / "features"
     code, out, err = run_cli(
-        cli_eval.main, ["--checkpoint", str(save), "--dataset", dataset, *extra, "--data-root", str(root), "--out", str(feats)]
+        cli.eval_main, ["--checkpoint", str(save), "--dataset", dataset, *extra, "--data-root", str(root), "--out", str(feats)]
     )
     assert code == 0, err
     ours = json.loads((feats / "eval_metrics.json").read_text())
@@ -67,7 +67,7 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
         from xgeo.frgeo.config import resolve
         from xgeo.frgeo.data import open_split
 
-        split = open_split(resolve({"dataset": "vigor", "cross": True, "data_root": str(root)}), "test", None)
+        split = open_split(resolve({"dataset": "vigor", "cross": True, "data_root": str(root)}).data, "test", None)
         hits = localize(split.query_files[:2], "frgeo", save / "model_best.pth.tar", feats / "gallery.h5", "ground", top_k=3)
         for i, found in enumerate(hits):
             best = int(np.argmax(gallery.features @ query.features[i]))
@@ -75,7 +75,7 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
 
     # the original -e form evaluates <save_path>/checkpoint.pth.tar and writes the same features
     code, out, err = run_cli(
-        cli_train.main,
+        cli.train_main,
         ["--dataset", dataset, *extra, "--config", "demo", "-e", "--data-root", str(root), "--save_path", str(save)],
     )
     assert code == 0, err
@@ -86,7 +86,7 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
 def test_plugin_is_registered():
     from xgeo.core.methods import installed_methods
 
-    plugin = installed_methods()["frgeo"]
+    plugin = installed_methods().get("frgeo")
     assert plugin is METHOD and plugin.version == "0.1.0" and plugin.demo is not None
     assert {"frgeo-train", "frgeo-eval"} == set(plugin.commands)
 
@@ -94,7 +94,7 @@ def test_plugin_is_registered():
 def test_query_encoder_matches_evaluation_features(frgeo_cvact, tmp_path, run_cli, fast):
     save = tmp_path / "run"
     code, _, err = run_cli(
-        cli_train.main,
+        cli.train_main,
         [
             "--dataset",
             "cvact",
@@ -111,7 +111,7 @@ def test_query_encoder_matches_evaluation_features(frgeo_cvact, tmp_path, run_cl
     assert code == 0, err
     feats = tmp_path / "f"
     code, _, err = run_cli(
-        cli_eval.main,
+        cli.eval_main,
         [
             "--checkpoint",
             str(save / "checkpoint.pth.tar"),
@@ -127,7 +127,7 @@ def test_query_encoder_matches_evaluation_features(frgeo_cvact, tmp_path, run_cl
     from xgeo.frgeo.config import resolve
     from xgeo.frgeo.data import open_split
 
-    split = open_split(resolve({"dataset": "cvact", "data_root": str(frgeo_cvact)}), "val", None)
+    split = open_split(resolve({"dataset": "cvact", "data_root": str(frgeo_cvact)}).data, "val", None)
     encode = METHOD.query_encoder(save / "checkpoint.pth.tar", "ground")
     got = encode(split.query_files[:3])  # raw files: the CVACT crop is applied here too
     stored = read_features(feats / "query.h5").features[:3]

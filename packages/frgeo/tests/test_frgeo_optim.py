@@ -9,7 +9,6 @@ import torch
 
 from xgeo.core.train.optimizers import build_optimizer
 from xgeo.frgeo.config import resolve
-from xgeo.frgeo.optim import train_config
 
 
 def loss_fn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -22,7 +21,7 @@ def grad(a: float, b: float) -> tuple[float, float]:
 
 
 def test_paper_preset_is_asam_adamw_cosine_without_warmup():
-    cfg = train_config(resolve({"dataset": "cvusa"}), "/tmp/x")
+    cfg = resolve({"dataset": "cvusa"}).train
     assert (cfg.optimizer, cfg.sam, cfg.rho, cfg.weight_decay) == ("adamw", "asam", 2.5, 0.03)
     assert (cfg.schedule, cfg.schedule_unit, cfg.warmup_epochs, cfg.lr, cfg.batch_size, cfg.epochs) == (
         "cosine",
@@ -32,9 +31,9 @@ def test_paper_preset_is_asam_adamw_cosine_without_warmup():
         32,
         50,
     )
-    vigor = train_config(resolve({"dataset": "vigor", "cross": True}), "/tmp/x")
+    vigor = resolve({"dataset": "vigor", "cross": True}).train
     assert (vigor.lr, vigor.batch_size) == (5e-5, 16)
-    plain = train_config(resolve({"dataset": "cvusa", "op": "adam", "asam": False, "cos": False}), "/tmp/x")
+    plain = resolve({"dataset": "cvusa", "op": "adam", "asam": False, "cos": False}).train
     assert (plain.optimizer, plain.sam, plain.schedule) == ("adam", None, "constant")
 
 
@@ -63,7 +62,7 @@ def test_asam_steps_match_hand_computation():
     opts = resolve({"dataset": "cvusa", "lr": lr})
     a = torch.nn.Parameter(torch.tensor(0.8, dtype=torch.float64))
     b = torch.nn.Parameter(torch.tensor(-0.3, dtype=torch.float64))
-    opt = build_optimizer([a, b], train_config(opts, "/tmp/x"))
+    opt = build_optimizer([a, b], opts.train)
     for _ in range(3):
         loss_fn(a, b).backward()
         opt.first_step(zero_grad=True)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from xgeo.core.io import load_torch
-from xgeo.frgeo import cli_train
+from xgeo.frgeo import cli
 from xgeo.frgeo.mining import PairMiningSampler
 
 #: runs frgeo-train and SIGKILLs it right after the checkpoint of a given optimizer step is written
@@ -26,7 +26,7 @@ def save_then_die(self):
         os.kill(os.getpid(), signal.SIGKILL)
     return path
 trainer.Trainer.save_checkpoint = save_then_die
-from xgeo.frgeo.cli_train import main
+from xgeo.frgeo.cli import train_main as main
 main(sys.argv[2:])
 """
 
@@ -52,9 +52,9 @@ def test_kill_and_resume_continues_mining_state(frgeo_cvusa, tmp_path, run_cli, 
     regenerated.bank.load_state_dict(sampler_state["bank"])
     assert not np.array_equal(regenerated.generate(1), stored_order)
 
-    code, _, err = run_cli(cli_train.main, [*argv, "--save_path", str(killed), "--resume", str(killed)])
+    code, _, err = run_cli(cli.train_main, [*argv, "--save_path", str(killed), "--resume", str(killed)])
     assert code == 0, err
-    code, _, err = run_cli(cli_train.main, [*argv, "--save_path", str(straight)])
+    code, _, err = run_cli(cli.train_main, [*argv, "--save_path", str(straight)])
     assert code == 0, err
 
     resumed, reference = load_torch(killed / "checkpoint.pth.tar"), load_torch(straight / "checkpoint.pth.tar")

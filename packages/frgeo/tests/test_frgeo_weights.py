@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from xgeo.core.features import read_features
-from xgeo.frgeo import cli_eval
+from xgeo.frgeo import cli
 from xgeo.frgeo.model import FRGeo, ModelSpec, create_backbone
 from xgeo.frgeo.weights import load_model, load_pretrained_backbone
 
@@ -68,7 +68,7 @@ def test_original_release_is_evaluated_like_the_same_weights(frgeo_cvusa, tmp_pa
     features = {}
     for name, path, extra in (("ours", ours, []), ("release", release, ["--backbone", "convnext_atto"])):
         code, _, err = run_cli(
-            cli_eval.main,
+            cli.eval_main,
             [
                 "--checkpoint",
                 str(path),

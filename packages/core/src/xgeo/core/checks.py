@@ -48,7 +48,16 @@ positive = Check("be a finite number > 0", lambda v: _finite(v) and v > 0)
 non_negative = Check("be a finite number >= 0", lambda v: _finite(v) and v >= 0)
 unit_interval = Check("lie in [0, 1]", lambda v: _finite(v) and 0 <= v <= 1)
 open_unit_interval = Check("lie in (0, 1)", lambda v: _finite(v) and 0 < v < 1)
-at_least_two = Check("be an integer >= 2", lambda v: _finite(v) and v >= 2)
+
+
+def in_range(low: float, high: float) -> Check:
+    """A number in ``[low, high]``."""
+    return Check(f"lie in [{low}, {high}]", lambda v: _finite(v) and low <= v <= high)
+
+
+def one_of(*values: Any) -> Check:
+    """One of ``values``."""
+    return Check(f"be one of {', '.join(map(str, values))}", lambda v: v in values)
 
 
 def _device_ok(name: Any) -> bool:

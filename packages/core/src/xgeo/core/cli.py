@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from xgeo.core import __version__
+from xgeo.core.console import ArgumentParser
 from xgeo.core.errors import cli_entry
 
 #: sub-command name -> (module under ``xgeo.core.commands`` exposing ``configure(parser)`` and
@@ -27,7 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``xgeo`` argument parser; only ``command``'s options are loaded (all of them when ``None``)."""
-    parser = argparse.ArgumentParser(prog="xgeo",
+    parser = ArgumentParser(prog="xgeo",
                                      description="Remote-sensing geo-localization and cross-modal retrieval toolkit.")
     parser.add_argument("--version", action="version", version=f"xgeo-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -59,6 +59,8 @@ class ConfigSchema:
     preset_package: str
     #: section -> field -> default replacing the dataclass default (e.g. the paper's lr)
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: ``finalize(nested)`` after each layer: combine legacy values that only make sense together
+    finalize: Callable[[Nested], None] | None = None
 
     def flag_names(self) -> dict[str, str]:
         """``"section.field"`` -> the legacy key that writes it (for error messages)."""
@@ -191,6 +193,11 @@ def _shown(legacy: str | None, section: str, name: str, flags: bool) -> str:
     return f"{section}.{name}"
 
 
+def _finalize(schema: ConfigSchema, nested: Nested) -> None:
+    if schema.finalize is not None:
+        schema.finalize(nested)
+
+
 def resolve(schema: ConfigSchema, given: Mapping[str, Any], default_preset: str | None = None) -> Config:
     """Merge the defaults, the preset (``given["config"]`` else ``default_preset``) and the typed flags."""
     nested = _defaults(schema)
@@ -198,6 +205,8 @@ def resolve(schema: ConfigSchema, given: Mapping[str, Any], default_preset: str 
     if preset:
         path, values = load_preset(schema, preset)
         apply_preset(schema, nested, values, path)
+        _finalize(schema, nested)
         build(schema, nested, path)
     apply_flags(schema, nested, given)
+    _finalize(schema, nested)
     return Config(build(schema, nested, None, flags=True), preset=preset)

@@ -21,6 +21,7 @@ import numpy as np
 from xgeo.core.checks import check_output_dir
 from xgeo.core.errors import XgeoError
 from xgeo.core.train.checkpoint import BEST_NAME, CHECKPOINT_NAME
+from xgeo.core.train.distributed import job_position
 
 logger = logging.getLogger("xgeo")
 
@@ -32,17 +33,9 @@ GALLERY_FILE = "gallery.h5"
 METRIC_ORDER = ("R@1", "R@5", "R@10", "R@1%", "hit", "mAP")
 
 
-def _rank() -> int:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank()
-    return int(os.environ.get("RANK", 0))
-
-
 def is_main_process() -> bool:
     """Rank 0 of a ``torchrun`` job, or the only process."""
-    return _rank() == 0
+    return job_position()[0] == 0
 
 
 def say(message: str) -> None:

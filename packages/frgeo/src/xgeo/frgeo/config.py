@@ -1,138 +1,164 @@
-"""Run options: defaults, YAML presets shipped with the package, and command-line overrides.
+"""FRGeo's config: the ``model`` / ``data`` / ``loss`` / ``train`` / ``run`` sections and the
+original ``train.py`` flags, mapped in one table (:data:`LEGACY`).
 
-Precedence, lowest first: :class:`Options` defaults (the original ``train.py`` defaults where it
-has the option), the preset (``--config NAME`` or a path; without ``--config`` the paper preset of
-``--dataset``/``--cross``), then the flags the user actually typed.
+Precedence, lowest first: the section defaults (the original ``train.py`` defaults where it has
+the option), the preset (``--config NAME`` or a path; without ``--config`` the paper preset of
+``--dataset``/``--cross``), then the flags the user actually typed. See :mod:`xgeo.core.presets`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from xgeo.core.errors import XgeoError
-from xgeo.core.io import read_yaml
+from xgeo.core.checks import in_range, non_negative, one_of, positive
+from xgeo.core.presets import Config, ConfigSchema, Nested, ignored, preset_names, to
+from xgeo.core.presets import resolve as resolve_config
+from xgeo.core.train import TrainConfig
 
-PRESET_PACKAGE = "xgeo.frgeo.presets"
+#: --op -> (core optimizer, wrapped in SAM)
+OPS: dict[str, tuple[str, bool]] = {"sgd": ("sgd", False), "adam": ("adam", False), "adamw": ("adamw", False), "sam": ("adamw", True)}
 
 
 @dataclass
-class Options:
-    """Everything ``frgeo-train`` / ``frgeo-eval`` can be told."""
+class ModelOptions:
+    """What the model is built from (see :class:`xgeo.frgeo.model.ModelSpec`)."""
 
-    # data
+    backbone: str = "convnext_tiny"
+    #: local ImageNet ConvNeXt weights for both branches (never downloaded)
+    pretrained: str | None = None
+    #: network input sizes (rows, columns); ``None``: the dataset's paper size
+    ground_size: list[int] | None = None
+    aerial_size: list[int] | None = None
+    fov: int = field(default=0, metadata={"check": in_range(0, 360)})
+    frm: str = field(default="branch", metadata={"check": one_of("branch", "by-shape")})
+    #: must equal the descriptor length (4 x backbone channels); ``None``: no check
+    dim: int | None = field(default=3072, metadata={"check": positive})
+
+
+@dataclass
+class DataOptions:
+    """Which dataset, how it is evaluated and how training batches are mined."""
+
     data_root: str | None = None
     dataset: str = "cvact"
     cross: bool = False
-    # model
-    backbone: str = "convnext_tiny"
-    pretrained: str | None = None
-    ground_size: list[int] | None = None  # None: the dataset's paper size
-    aerial_size: list[int] | None = None
-    fov: int = 0
-    frm: str = "branch"
-    dim: int | None = 3072  # None: whatever the backbone gives (4 × channels)
-    # optimisation
-    lr: float = 0.03
-    batch_size: int = 32
-    epochs: int = 50
-    start_epoch: int = 0
-    op: str = "adam"
-    wd: float = 0.0
-    momentum: float = 0.9
-    rho: float = 0.05
-    asam: bool = False
-    cos: bool = False
-    alpha: float = 10.0
-    local_batch: int | None = None
-    # mining
+    eval_batch_size: int = field(default=32, metadata={"check": positive})
     mining: bool = False
-    mining_start: int = 1
-    pool_size: int = 40_000
-    top_k: int = 100
-    # run
-    seed: int = 2024
-    save_path: str = ""
-    resume: str | None = None
+    mining_start: int = field(default=1, metadata={"check": non_negative})
+    pool_size: int = field(default=40_000, metadata={"check": positive})
+    top_k: int = field(default=100, metadata={"check": positive})
+
+
+@dataclass
+class LossOptions:
+    """The weighted (B+1)-tuple loss."""
+
+    alpha: float = field(default=10.0, metadata={"check": positive})
+    #: compute the loss over round-robin sub-batches of this many pairs (2-GPU parity)
+    local_batch: int | None = field(default=None, metadata={"check": positive})
+
+
+@dataclass
+class RunOptions:
+    """How the command runs: evaluation mode, overwriting, and the original launcher's flags."""
+
     evaluate: bool = False
-    workers: int = 4
-    print_freq: int = 10
-    eval_batch_size: int = 32
-    checkpoint_every: int = 0
-    max_steps: int | None = None
-    device: str = "auto"
-    gpu: int | None = None
-    progress: bool = True
-    # accepted for compatibility with the original command lines
-    share: bool = False
+    overwrite: bool = False
+    #: ``--op``/``--asam`` as typed (``None``: not said); they set ``train.optimizer`` and ``train.sam``
+    op: str | None = field(default=None, metadata={"check": one_of(*OPS)})
+    asam: bool | None = None
+    gpu: int | None = field(default=None, metadata={"check": non_negative})
+    start_epoch: int = 0
     dist_url: str | None = None
     dist_backend: str = "nccl"
     multiprocessing_distributed: bool = False
     world_size: int = -1
     rank: int = -1
-    # bookkeeping: where the preset came from
-    config: str | None = field(default=None)
-
-    def replace(self, **changes: Any) -> Options:
-        return dataclasses.replace(self, **changes)
 
 
-OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(Options))
+def _finalize(nested: Nested) -> None:
+    """Turn ``--op``/``--asam``/``--gpu`` into core's optimizer, SAM mode and device."""
+    run, train = nested["run"], nested["train"]
+    if run["op"] in OPS:
+        train["optimizer"], wrapped = OPS[run["op"]]
+        train["sam"] = ("asam" if run["asam"] else "sam") if wrapped else None
+        run["op"] = None
+    elif run["asam"] is not None and train["sam"] is not None:
+        train["sam"] = "asam" if run["asam"] else "sam"
+    run["asam"] = None
+    if run["gpu"] is not None:
+        train["device"] = f"cuda:{run['gpu']}"
 
 
-def preset_names() -> list[str]:
-    """Names of the presets shipped inside the package."""
-    return sorted(p.name[:-5] for p in resources.files(PRESET_PACKAGE).iterdir() if p.name.endswith(".yaml"))
+#: the original flat keys (argparse destinations and the keys of old flat presets)
+LEGACY: Mapping[str, Any] = {
+    "data_root": "data.data_root",
+    "dataset": "data.dataset",
+    "cross": "data.cross",
+    "eval_batch_size": "data.eval_batch_size",
+    "mining": "data.mining",
+    "mining_start": "data.mining_start",
+    "pool_size": "data.pool_size",
+    "top_k": "data.top_k",
+    "backbone": "model.backbone",
+    "pretrained": "model.pretrained",
+    "ground_size": "model.ground_size",
+    "aerial_size": "model.aerial_size",
+    "fov": "model.fov",
+    "frm": "model.frm",
+    "dim": "model.dim",
+    "alpha": "loss.alpha",
+    "local_batch": "loss.local_batch",
+    "lr": "train.lr",
+    "batch_size": "train.batch_size",
+    "epochs": "train.epochs",
+    "wd": "train.weight_decay",
+    "momentum": "train.momentum",
+    "rho": "train.rho",
+    "cos": to("train.schedule", lambda on: "cosine" if on else "constant"),
+    "seed": "train.seed",
+    "save_path": "train.out_dir",
+    "resume": "train.resume",
+    "workers": "train.num_workers",
+    "print_freq": "train.log_every",
+    "checkpoint_every": "train.checkpoint_every",
+    "max_steps": "train.max_steps",
+    "device": "train.device",
+    "progress": "train.progress",
+    "op": "run.op",
+    "asam": "run.asam",
+    "gpu": "run.gpu",
+    "evaluate": "run.evaluate",
+    "overwrite": "run.overwrite",
+    "start_epoch": "run.start_epoch",
+    "dist_url": "run.dist_url",
+    "dist_backend": "run.dist_backend",
+    "multiprocessing_distributed": "run.multiprocessing_distributed",
+    "world_size": "run.world_size",
+    "rank": "run.rank",
+    "share": ignored,
+}
 
-
-def preset_path(name_or_path: str) -> Path:
-    """A shipped preset by name (``demo``, ``cvusa``, …) or a YAML file path.
-
-    A bare name is a shipped preset even when a folder of that name exists; anything with a YAML
-    suffix or a path separator is a file.
-    """
-    candidate = Path(name_or_path)
-    is_path = candidate.suffix in (".yaml", ".yml") or "/" in name_or_path or os.sep in name_or_path
-    shipped = resources.files(PRESET_PACKAGE) / f"{name_or_path}.yaml"
-    if not is_path and shipped.is_file():
-        return Path(str(shipped))
-    if candidate.is_file():
-        return candidate
-    names = ", ".join(preset_names())
-    if is_path:
-        raise XgeoError(candidate, "config file not found", f"pass an existing YAML file or a preset name ({names})")
-    raise XgeoError(None, f"no preset called {name_or_path!r}", f"use one of {names} or a path to a YAML file")
-
-
-def load_preset(name_or_path: str) -> dict[str, Any]:
-    """The options of a preset; unknown keys are a one-line error naming the file."""
-    path = preset_path(name_or_path)
-    values = read_yaml(path)
-    unknown = sorted(set(values) - OPTION_NAMES)
-    if unknown:
-        raise XgeoError(
-            path, f"unknown option(s) {', '.join(unknown)}", "remove them or check their spelling (see frgeo-train --help)"
-        )
-    return values
+SCHEMA = ConfigSchema(
+    method="frgeo",
+    sections={"model": ModelOptions, "data": DataOptions, "loss": LossOptions, "train": TrainConfig, "run": RunOptions},
+    legacy=LEGACY,
+    preset_package="xgeo.frgeo.presets",
+    # the original train.py defaults
+    defaults={"train": {"out_dir": "", "lr": 0.03, "epochs": 50, "optimizer": "adam", "seed": 2024, "num_workers": 4}},
+    finalize=_finalize,
+)
 
 
 def default_preset(dataset: str, cross: bool) -> str | None:
     """The paper preset of a dataset, used when no ``--config`` is given."""
     name = f"{dataset}_cross" if cross and dataset == "vigor" else dataset
-    return name if name in preset_names() else None
+    return name if name in preset_names(SCHEMA) else None
 
 
-def resolve(given: dict[str, Any]) -> Options:
-    """Merge defaults, the preset and the flags the user typed (``given``) into :class:`Options`."""
-    base = Options()
-    config = given.get("config")
-    if config is None:
-        dataset = given.get("dataset", base.dataset)
-        config = default_preset(dataset, bool(given.get("cross", False)))
-    preset = load_preset(config) if config else {}
-    merged = {**dataclasses.asdict(base), **preset, **given, "config": config}
-    return Options(**merged)
+def resolve(given: Mapping[str, Any]) -> Config:
+    """The config for the flags the user typed (``given``: argparse destinations, ``config`` included)."""
+    fallback = default_preset(given.get("dataset", DataOptions.dataset), bool(given.get("cross", False)))
+    return resolve_config(SCHEMA, given, default_preset=fallback)

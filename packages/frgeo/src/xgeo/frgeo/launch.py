@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import torch
 
 from xgeo.core.train.distributed import launched_by_torchrun
-from xgeo.frgeo.config import Options
+from xgeo.frgeo.config import RunOptions as Options
 
 #: flags of the original launcher with the number of values each takes
 DIST_FLAGS: dict[str, int] = {
@@ -64,7 +64,8 @@ def torchrun_command(opts: Options, argv: Sequence[str], gpus: int) -> list[str]
         f"--master_addr={url.hostname or '127.0.0.1'}",
         f"--master_port={url.port or 29500}",
         "-m",
-        "xgeo.frgeo.cli_train",
+        "xgeo.frgeo.cli",
+        "train",
         *strip_dist_flags(argv),
     ]
 
@@ -92,7 +93,7 @@ def maybe_relaunch(opts: Options, argv: Sequence[str]) -> int | None:
         where = f"{gpus} GPU" if gpus == 1 else ("CPU" if gpus == 0 else f"GPU {opts.gpu}")
         print(
             f"distributed flags mapped to a single process on {where} "
-            "(for several GPUs or nodes: torchrun --nproc_per_node=N -m xgeo.frgeo.cli_train ...)",
+            "(for several GPUs or nodes: torchrun --nproc_per_node=N -m xgeo.frgeo.cli train ...)",
             flush=True,
         )
     return None

@@ -25,18 +25,17 @@ batches. Randomness comes from a NumPy generator seeded with ``(seed, epoch)``.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Sampler
 
 from xgeo.core.train import all_gather_rows
+from xgeo.core.train.distributed import job_position
 
 #: size of the random pool of aerial embeddings searched per epoch
 POOL_SIZE = 40_000
@@ -44,13 +43,6 @@ POOL_SIZE = 40_000
 TOP_K = 100
 #: draws from an anchor's candidate list before falling back to any valid item
 MAX_DRAWS = 200
-
-
-def dist_info() -> tuple[int, int]:
-    """``(rank, world_size)`` of the running process group, else of the torchrun environment, else ``(0, 1)``."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
 class MemoryBank:
@@ -195,7 +187,7 @@ class MiningSampler(Sampler[int], ABC):
             self._order_epoch = self.epoch
 
     def _world(self) -> tuple[int, int]:
-        rank, world = dist_info()
+        rank, world = job_position()
         if self.batch_size % world:
             from xgeo.core.errors import XgeoError
 

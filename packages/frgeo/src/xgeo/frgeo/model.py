@@ -39,6 +39,10 @@ class ModelSpec:
     #: ``"by-shape"``: the original code's squareness rule (parity checks only)
     frm: str = "branch"
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (stored in checkpoints)."""
+        return asdict(self)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         known = {f.name for f in fields(cls)}
@@ -142,6 +146,38 @@ class FRGeo(nn.Module):
             )
         self.query_net.mode, self.reference_net.mode = FRM_MODES[loaded.frm]
         self.spec = loaded
+
+
+#: the ConvNeXt feature map is the input divided by this (rounded down)
+STRIDE = 32
+
+
+def fov_width(width: int, fov: int) -> int:
+    """Ground input width for a limited field of view of ``fov`` degrees (0: full panorama)."""
+    return width if not fov else int(fov / 360.0 * width)
+
+
+def check_input_sizes(spec: ModelSpec) -> None:
+    """The FRM needs a ground map at least 4 cells wide and an aerial map of at least 2×2 cells."""
+    ground_w = fov_width(spec.ground_size[1], spec.fov)
+    if spec.ground_size[0] < STRIDE or ground_w < 4 * STRIDE:
+        raise XgeoError(
+            None,
+            f"panorama input {spec.ground_size[0]}×{ground_w} (after --fov {spec.fov}) is too small for four strips",
+            f"use --ground-size with height >= {STRIDE} and a width (times fov/360) >= {4 * STRIDE}",
+        )
+    if min(spec.aerial_size) < 2 * STRIDE:
+        raise XgeoError(
+            None,
+            f"aerial input {spec.aerial_size[0]}×{spec.aerial_size[1]} is too small for four quadrants",
+            f"use --aerial-size of at least {2 * STRIDE} {2 * STRIDE}",
+        )
+
+
+def build_model(spec: ModelSpec) -> FRGeo:
+    """A randomly initialised FRGeo for ``spec``, after checking that its inputs suit the FRM."""
+    check_input_sizes(spec)
+    return FRGeo(spec)
 
 
 def count_parameters(model: nn.Module) -> int:

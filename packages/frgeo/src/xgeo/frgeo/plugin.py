@@ -1,66 +1,52 @@
-"""FRGeo as an xgeo method plugin (entry point ``xgeo.methods: frgeo``): demo and query encoder."""
+"""FRGeo as an xgeo method plugin (entry point ``xgeo.methods: frgeo``): demo, query encoder, smoke run."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from xgeo.core.datasets.cvact import crop_middle_rows
-from xgeo.core.errors import XgeoError
 from xgeo.core.io import read_image
-from xgeo.core.methods import DemoResult, MethodPlugin, QueryEncoder
+from xgeo.core.methods import DemoResult, MethodPlugin, QueryEncoder, SmokeRun, encode_images
 from xgeo.core.metrics import chance_levels
+from xgeo.core.registry import Registry
 from xgeo.frgeo import __version__
-from xgeo.frgeo.profiles import PERCENT_CONVENTION
+from xgeo.frgeo.config import SCHEMA
 
 #: the dataset the demo trains on, and the synthetic size it writes
 DEMO_DATASET = "vigor"
 DEMO_SIZE = 100
 
-#: dataset -> preprocessing a reader applies to a raw ground image before the transforms
-GROUND_PREP: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "cvact": crop_middle_rows,
-}
+#: view name -> the branch that encodes it ("query": panoramas, "gallery": aerial images)
+VIEWS: Registry[str] = Registry("FRGeo view", "--view")
+for _name in ("ground", "query", "panorama"):
+    VIEWS.register(_name, "query")
+for _name in ("aerial", "gallery", "satellite"):
+    VIEWS.register(_name, "gallery")
 
-#: view name -> (sample key, branch)
-VIEWS: dict[str, tuple[str, str]] = {
-    "ground": ("query", "query"),
-    "query": ("query", "query"),
-    "panorama": ("query", "query"),
-    "aerial": ("gallery", "gallery"),
-    "gallery": ("gallery", "gallery"),
-    "satellite": ("gallery", "gallery"),
-}
+
+def _train(overrides: dict[str, Any]) -> dict[str, Any]:
+    from xgeo.frgeo.config import resolve
+    from xgeo.frgeo.run import train
+
+    return train(resolve({"config": "demo", "progress": False, **overrides}))
 
 
 def demo(workdir: Path, seed: int = 0) -> DemoResult:
     """Train FRGeo with the ``demo`` preset on a synthetic VIGOR (cross-area) and report its test metrics."""
+    from xgeo.core.datasets import get_dataset
     from xgeo.core.synthetic import write_dataset
-    from xgeo.frgeo.config import resolve
-    from xgeo.frgeo.data import open_split
-    from xgeo.frgeo.runner import run_training
+    from xgeo.frgeo.data import PERCENT_CONVENTION
 
     start = time.perf_counter()
     workdir = Path(workdir)
     root = write_dataset(DEMO_DATASET, workdir / "data", size=DEMO_SIZE, seed=seed)
-    opts = resolve(
-        {
-            "config": "demo",
-            "dataset": DEMO_DATASET,
-            "cross": True,
-            "data_root": str(root),
-            "save_path": str(workdir / "run"),
-            "seed": seed,
-            "progress": False,
-        }
-    )
-    metrics = run_training(opts)
-    test = open_split(opts, "test", None)
+    metrics = _train({"dataset": DEMO_DATASET, "cross": True, "data_root": str(root), "save_path": str(workdir / "run"),
+                      "seed": seed, "overwrite": True})
+    test = get_dataset(DEMO_DATASET, root, "test", cross=True)
     m = test.task.num_gallery
     keys = ("R@1", "R@5", "R@10", "R@1%", "hit")
     return DemoResult(
@@ -73,32 +59,39 @@ def demo(workdir: Path, seed: int = 0) -> DemoResult:
     )
 
 
+def smoke(workdir: Path) -> SmokeRun:
+    """One optimizer step of the demo preset on a tiny synthetic CVUSA; its checkpoint and some images."""
+    from xgeo.core.datasets import get_dataset
+    from xgeo.core.synthetic import write_dataset
+
+    root = write_dataset("cvusa", Path(workdir) / "data", size=8, seed=0)
+    run = Path(workdir) / "run"
+    _train({"dataset": "cvusa", "data_root": str(root), "save_path": str(run), "batch_size": 8, "epochs": 1,
+            "max_steps": 1, "eval_batch_size": 16})
+    split = get_dataset("cvusa", root, "test")
+    return SmokeRun(run / "checkpoint.pth.tar", {"ground": split.query_files[:3], "aerial": split.gallery_files[:3]})
+
+
 def query_encoder(checkpoint: Path, view: str) -> QueryEncoder:
     """Encode image files of one view with a trained checkpoint: ``[N, D]`` float32, unit length."""
-    from xgeo.frgeo.runner import resolve_checkpoint, transform_for
+    from xgeo.core.runs import resolve_checkpoint
+    from xgeo.frgeo.data import PROFILES, FRGeoTransform
     from xgeo.frgeo.weights import load_model
 
-    if view not in VIEWS:
-        raise XgeoError(None, f"FRGeo has no view {view!r}", f"use one of {', '.join(VIEWS)}")
-    key, branch_name = VIEWS[view]
-    model, _ = load_model(resolve_checkpoint(checkpoint))
-    model.eval()
-    branch = model.encoder(branch_name)
-    transform = transform_for(model.spec)
-    prep = GROUND_PREP.get(model.spec.dataset) if key == "query" else None
+    key = VIEWS.get(view)
+    model, _ = load_model(resolve_checkpoint(checkpoint, "frgeo-train"))
+    branch = model.encoder(key)
+    transform = FRGeoTransform.for_model(model.spec)
+    profile = PROFILES.get(model.spec.dataset) if model.spec.dataset in PROFILES else None
+
+    def load(path: Path) -> Any:
+        image = read_image(path)
+        if key == "query" and profile is not None:
+            image = profile.prepare_query(image)
+        return transform({key: image})[key]
 
     def encode(paths: Sequence[Path], batch_size: int = 32) -> np.ndarray:
-        out = []
-        for start in range(0, len(paths), batch_size):
-            images = []
-            for path in paths[start : start + batch_size]:
-                img = read_image(path)
-                images.append(transform({key: prep(img) if prep else img})[key])
-            with torch.no_grad():
-                out.append(F.normalize(branch(torch.stack(images)), dim=1))
-        if not out:
-            return np.zeros((0, model.dim), dtype=np.float32)
-        return torch.cat(out).numpy().astype(np.float32)
+        return encode_images(paths, load, branch, model.dim, batch_size)
 
     return encode
 
@@ -110,4 +103,6 @@ METHOD = MethodPlugin(
     query_encoder=query_encoder,
     summary="FRGeo (AAAI 2024): ConvNeXt branches with feature recombination, weighted (B+1)-tuple loss, ASAM, mining",
     commands=["frgeo-train", "frgeo-eval"],
+    schema=SCHEMA,
+    smoke=smoke,
 )

@@ -13,51 +13,13 @@ import torch
 from timm.models.convnext import checkpoint_filter_fn
 
 from xgeo.core.errors import XgeoError
-from xgeo.core.io import load_state_dict_into, load_torch
+from xgeo.core.io import check_finite, load_state_dict_into, load_weights, read_weights, unwrap_state
 from xgeo.frgeo.model import FRGeo, ModelSpec
 
 StateDict = dict[str, torch.Tensor]
 
 #: keys of a classifier head that FRGeo drops
 _HEAD_PREFIXES = ("head.fc.", "head.pre_logits.")
-#: top-level keys under which checkpoints nest their weights, tried in order
-_NESTING_KEYS = ("state_dict", "model", "state_dict_ema", "model_ema")
-
-
-def read_weights(path: str | Path) -> dict[str, Any]:
-    """The raw mapping stored in a ``.safetensors`` or torch checkpoint file."""
-    path = Path(path)
-    if not path.is_file():
-        raise XgeoError(path, "checkpoint not found", "check the path")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return dict(load_file(str(path)))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise XgeoError(path, f"not a readable safetensors file ({str(err)[:160]})", "pass a valid checkpoint") from None
-    data = load_torch(path)
-    if not isinstance(data, dict):
-        raise XgeoError(path, "checkpoint is not a mapping of weights", "pass a checkpoint saved with torch.save(state_dict)")
-    return data
-
-
-def unwrap_state(data: dict[str, Any]) -> StateDict:
-    """The weight mapping inside a checkpoint, without DDP ``module.`` prefixes."""
-    for key in _NESTING_KEYS:
-        if isinstance(data.get(key), dict):
-            data = data[key]
-            break
-    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in data.items()}
-
-
-def _check_finite(state: StateDict, path: str | Path) -> None:
-    bad = [k for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise XgeoError(
-            path, f"checkpoint holds NaN/inf weights ({bad[0]})", "pass an earlier checkpoint of a run that did not diverge"
-        )
 
 
 def _backbone_state(state: StateDict, backbone: torch.nn.Module) -> StateDict:
@@ -68,8 +30,7 @@ def _backbone_state(state: StateDict, backbone: torch.nn.Module) -> StateDict:
 
 def load_pretrained_backbone(model: FRGeo, path: str | Path) -> int:
     """Initialise both branches from one local ImageNet ConvNeXt checkpoint; returns tensors loaded per branch."""
-    state = unwrap_state(read_weights(path))
-    _check_finite(state, path)
+    state = load_weights(path)
     loaded = 0
     for branch in (model.query_net, model.reference_net):
         mapped = _backbone_state(state, branch.backbone)
@@ -114,7 +75,7 @@ def load_model(path: str | Path, default_spec: ModelSpec | None = None) -> tuple
     state = unwrap_state(data)
     if not state or not any(isinstance(v, torch.Tensor) for v in state.values()):
         raise XgeoError(path, "checkpoint holds no weights", "pass a checkpoint written by frgeo-train")
-    _check_finite(state, path)
+    check_finite(state, path)
     if is_original_release(state):
         model = FRGeo(default_spec or ModelSpec())
         state = convert_original_release(state, model)

@@ -61,6 +61,27 @@ def load_checkpoint(path: PathLike) -> dict[str, Any]:
     return state
 
 
+def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        out.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def check_identity(path: PathLike, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint written for another method, dataset or model (keys both sides have)."""
+    old, new = _leaves(saved), _leaves(current)
+    for key, value in new.items():
+        if key in old and old[key] != value:
+            raise XgeoError(
+                path,
+                f"checkpoint was written with {key} {old[key]!r}, this run has {value!r}",
+                "resume with the settings of that run, or start a new run without --resume",
+            )
+
+
 def copy_atomic(src: PathLike, dst: PathLike) -> None:
     """Copy ``src`` onto ``dst`` so that ``dst`` is always either the old or the complete new file."""
     with atomic_write(dst) as tmp:

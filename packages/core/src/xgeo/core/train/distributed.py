@@ -53,6 +53,14 @@ def get_world_size() -> int:
     return dist.get_world_size() if is_initialized() else 1
 
 
+def job_position() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process's job: the process group's, else the ``torchrun``
+    environment's (before the group is joined), else ``(0, 1)``."""
+    if is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
 def launched_by_torchrun() -> bool:
     """Whether the ``torchrun`` environment variables are present."""
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))

@@ -27,6 +27,7 @@ from xgeo.core.train import distributed
 from xgeo.core.train.checkpoint import (
     BEST_NAME,
     CHECKPOINT_NAME,
+    check_identity,
     check_plain,
     copy_atomic,
     load_checkpoint,
@@ -66,7 +67,8 @@ class Trainer:
     out)`` after every optimizer step with the (first-pass) :class:`StepOutput`. A custom ``sampler``
     yields this rank's indices, has ``__len__`` and ``set_epoch``; if it has ``state_dict`` /
     ``load_state_dict`` its state (taken on rank 0, so it must be the same on every rank) is stored in
-    each checkpoint.
+    each checkpoint. ``identity`` (plain data, e.g. method, dataset, model spec) is stored too, and a
+    checkpoint whose identity differs is refused on resume.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Trainer:
         evaluate: EvaluateFn | None = None,
         on_step_end: StepEndFn | None = None,
         collate_fn: Callable[[Sequence[Any]], Any] | None = None,
+        identity: dict[str, Any] | None = None,
     ) -> None:
         config.validate()
         self.config = config
@@ -107,6 +110,8 @@ class Trainer:
         else:
             self.ddp_model = self.model
         self.train_dataset = train_dataset
+        self.identity = dict(identity or {})
+        check_plain(self.identity, "identity")
         self.step_fn, self.evaluate_fn, self.on_step_end, self.collate_fn = step, evaluate, on_step_end, collate_fn
         self.sampler = (
             sampler
@@ -193,6 +198,7 @@ class Trainer:
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "running": {"sums": dict(self._sums), "count": self._count},
             "world_size": self.world_size,
+            "identity": self.identity,
         }
 
     def save_checkpoint(self) -> Path:
@@ -206,6 +212,7 @@ class Trainer:
     # ---------------------------------------------------------------------------------- resume
     def _load(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
+        check_identity(path, ckpt.get("identity") or {}, self.identity)
         load_state_dict_into(self.model, ckpt["state_dict"], path)
         try:
             self.optimizer.load_state_dict(ckpt["optimizer"])

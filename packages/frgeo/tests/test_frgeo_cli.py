@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from xgeo.frgeo import cli
 from xgeo.core.presets import load_preset, preset_names, preset_path
+from xgeo.frgeo import cli
 from xgeo.frgeo.config import SCHEMA, resolve
 from xgeo.frgeo.launch import strip_dist_flags, torchrun_command
 

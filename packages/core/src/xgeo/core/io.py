@@ -111,9 +111,8 @@ def load_torch(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise XgeoError(
-            path, f"not a readable checkpoint ({_unpickling_detail(err)})", "pass a checkpoint of tensors written by xgeo or torch.save"
-        ) from None
+        detail = _unpickling_detail(err)
+        raise XgeoError(path, f"not a readable checkpoint ({detail})", "pass a checkpoint of tensors written by xgeo or torch.save") from None
 
 
 #: top-level keys under which checkpoints nest their weights, tried in order
@@ -154,7 +153,9 @@ def check_finite(state: dict[str, Any], path: PathLike) -> None:
 
     for key, value in state.items():
         if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
-            raise XgeoError(path, f"checkpoint holds NaN/inf weights ({key})", "pass an earlier checkpoint of a run that did not diverge")
+            raise XgeoError(
+                path, f"checkpoint holds NaN/inf weights ({key})", "pass an earlier checkpoint of a run that did not diverge"
+            )
 
 
 def load_weights(path: PathLike) -> dict[str, Any]:
@@ -188,9 +189,8 @@ def load_state_dict_into(model: torch.nn.Module, state: dict[str, Any], path: Pa
     for key, value in state.items():
         target = expected.get(key)
         if isinstance(value, torch.Tensor) and isinstance(target, torch.Tensor) and value.shape != target.shape:
-            raise XgeoError(
-                path, f"checkpoint does not match the model ({key} has shape {list(value.shape)}, the model {list(target.shape)})", fix
-            )
+            shapes = f"{key} has shape {list(value.shape)}, the model {list(target.shape)}"
+            raise XgeoError(path, f"checkpoint does not match the model ({shapes})", fix)
     try:
         model.load_state_dict(state, strict=strict)
     except RuntimeError as err:

@@ -44,7 +44,9 @@ def say(message: str) -> None:
         print(message, flush=True)
 
 
-def prepare_run_dir(path: str | os.PathLike, resume: str | os.PathLike | None, overwrite: bool, flag: str = "--save_path") -> Path:
+def prepare_run_dir(
+    path: str | os.PathLike, resume: str | os.PathLike | None, overwrite: bool, flag: str = "--save_path"
+) -> Path:
     """Check a training output folder before any work.
 
     A folder holding a run is refused unless the run is resumed from it (``resume`` inside it) or
@@ -84,7 +86,9 @@ def resolve_checkpoint(path: str | os.PathLike, command: str = "the method's tra
         for name in (BEST_NAME, CHECKPOINT_NAME):
             if (path / name).is_file():
                 return path / name
-        raise XgeoError(path, f"no {BEST_NAME} or {CHECKPOINT_NAME} in this folder", f"pass a checkpoint file or a run folder of {command}")
+        raise XgeoError(
+            path, f"no {BEST_NAME} or {CHECKPOINT_NAME} in this folder", f"pass a checkpoint file or a run folder of {command}"
+        )
     if not path.is_file():
         raise XgeoError(path, "checkpoint not found", "check the path")
     return path

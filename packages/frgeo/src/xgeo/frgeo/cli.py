@@ -15,9 +15,9 @@ from pathlib import Path
 
 from xgeo.core.checks import arg_type, check_output_dir, non_negative, positive
 from xgeo.core.console import ArgumentParser, Command, typed_options
-from xgeo.core.runs import format_metrics, resolve_checkpoint, say
 from xgeo.core.presets import preset_names
 from xgeo.core.presets import resolve as resolve_config
+from xgeo.core.runs import format_metrics, resolve_checkpoint, say
 from xgeo.frgeo.config import OPS, SCHEMA, resolve
 from xgeo.frgeo.data import PROFILES
 from xgeo.frgeo.launch import maybe_relaunch

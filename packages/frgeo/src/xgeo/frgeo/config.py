@@ -18,7 +18,12 @@ from xgeo.core.presets import resolve as resolve_config
 from xgeo.core.train import TrainConfig
 
 #: --op -> (core optimizer, wrapped in SAM)
-OPS: dict[str, tuple[str, bool]] = {"sgd": ("sgd", False), "adam": ("adam", False), "adamw": ("adamw", False), "sam": ("adamw", True)}
+OPS: dict[str, tuple[str, bool]] = {
+    "sgd": ("sgd", False),
+    "adam": ("adam", False),
+    "adamw": ("adamw", False),
+    "sam": ("adamw", True),
+}
 
 
 @dataclass

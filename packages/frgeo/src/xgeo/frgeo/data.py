@@ -23,8 +23,8 @@ from xgeo.core.datasets.transforms import ResizeViews
 from xgeo.core.errors import XgeoError
 from xgeo.core.registry import Registry
 from xgeo.frgeo.config import DataOptions
-from xgeo.frgeo.model import ModelSpec, fov_width
 from xgeo.frgeo.mining import MiningSampler, PairMiningSampler, VigorMiningSampler
+from xgeo.frgeo.model import ModelSpec, fov_width
 
 #: FRGeo's R@1%: K = floor(M/100), on every dataset
 PERCENT_CONVENTION = "floor"

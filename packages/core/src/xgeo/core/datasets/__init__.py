@@ -26,4 +26,6 @@ from xgeo.core.datasets.cvusa import CVUSA  # noqa: E402
 from xgeo.core.datasets.profile import DatasetProfile  # noqa: E402
 from xgeo.core.datasets.vigor import VIGOR  # noqa: E402
 
-__all__ = ["CVACT", "CVUSA", "DATASETS", "VIGOR", "CrossViewSplit", "DatasetProfile", "ViewDataset", "get_dataset", "register_dataset"]
+__all__ = [
+    "CVACT", "CVUSA", "DATASETS", "VIGOR", "CrossViewSplit", "DatasetProfile", "ViewDataset", "get_dataset", "register_dataset",
+]

@@ -112,7 +112,8 @@ def load_torch(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
         detail = _unpickling_detail(err)
-        raise XgeoError(path, f"not a readable checkpoint ({detail})", "pass a checkpoint of tensors written by xgeo or torch.save") from None
+        fix = "pass a checkpoint of tensors written by xgeo or torch.save"
+        raise XgeoError(path, f"not a readable checkpoint ({detail})", fix) from None
 
 
 #: top-level keys under which checkpoints nest their weights, tried in order

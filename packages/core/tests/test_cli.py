@@ -30,3 +30,21 @@ def test_localize_rejects_unknown_method(tmp_path):
     img.write_bytes(b"")
     proc = run_xgeo("localize", str(img), "--method", "nosuchmethod", "--checkpoint", "x.pth", "--gallery", "g.h5")
     assert_one_line_error(proc, "nosuchmethod")
+
+
+def test_usage_errors_are_one_line():
+    assert_one_line_error(run_xgeo("synth", "cvusa"), "--out", "xgeo synth --help")
+    assert_one_line_error(run_xgeo("synth", "cvusa", "--out", "x", "--seed", "-1"), "--seed", "'-1'")
+
+
+def test_localize_checks_its_options_and_images_before_any_work(tmp_path):
+    base = ["--method", "frgeo", "--checkpoint", str(tmp_path / "none.pth"), "--gallery", str(tmp_path / "none.h5")]
+    assert_one_line_error(run_xgeo("localize", "q.jpg", *base, "--top-k", "0"), "--top-k", "'0'")
+    assert_one_line_error(run_xgeo("localize", "q.jpg", *base, "--batch-size", "0"), "--batch-size")
+
+
+def test_demo_workdir_must_be_a_folder(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("keep me")
+    assert_one_line_error(run_xgeo("demo", "--workdir", str(target)), str(target), "--workdir")
+    assert target.read_text() == "keep me"

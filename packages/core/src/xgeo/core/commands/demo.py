@@ -6,6 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from xgeo.core.checks import arg_type, check_output_dir, non_negative
 from xgeo.core.errors import XgeoError
 from xgeo.core.methods import DemoResult, installed_methods
 
@@ -16,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", nargs="+", metavar="NAME", help="only these installed methods (default: all)")
     parser.add_argument("--baseline", action="store_true", help="also run core's two-branch baseline")
     parser.add_argument("--workdir", type=Path, help="keep the synthetic data and runs here (default: a temporary folder)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=arg_type(int, non_negative), default=0)
 
 
 def format_results(results: list[DemoResult]) -> str:
@@ -35,6 +36,8 @@ def format_results(results: list[DemoResult]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.workdir is not None:
+        check_output_dir(args.workdir, "--workdir")
     methods = installed_methods()
     if args.methods:
         missing = sorted(set(args.methods) - set(methods))

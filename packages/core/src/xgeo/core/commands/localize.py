@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xgeo.core.checks import arg_type, positive
 from xgeo.core.errors import XgeoError
 
 
@@ -16,11 +17,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="method checkpoint (.pth.tar)")
     parser.add_argument("--gallery", required=True, type=Path, help="gallery feature file (.h5) with /locations")
     parser.add_argument("--view", default="query", help="which branch embeds the images (default: query)")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=arg_type(int, positive), default=5)
+    parser.add_argument("--batch-size", type=arg_type(int, positive), default=32, help="images embedded at a time")
 
 
 def localize(images: list[Path], method: str, checkpoint: Path, gallery: Path, view: str = "query",
-             top_k: int = 5) -> list[list[dict]]:
+             top_k: int = 5, batch_size: int = 32) -> list[list[dict]]:
     """For each image, its ``top_k`` gallery entries as dicts with id, location and score."""
     from xgeo.core.features import read_features
     from xgeo.core.methods import get_method
@@ -32,8 +34,13 @@ def localize(images: list[Path], method: str, checkpoint: Path, gallery: Path, v
     fs = read_features(gallery)
     if fs.locations is None:
         raise XgeoError(gallery, "gallery feature file has no /locations", "write the gallery features with locations")
+    missing = [p for p in images if not Path(p).is_file()]
+    if missing:
+        raise XgeoError(missing[0], "image not found", "check the query image paths")
+    if not len(fs.ids):
+        raise XgeoError(gallery, "the gallery feature file has no rows", "embed at least one gallery image")
     encode = plugin.query_encoder(checkpoint, view)
-    queries = np.asarray(encode(images), dtype=np.float32)
+    queries = np.asarray(encode(images, batch_size), dtype=np.float32)
     if queries.shape[1] != fs.features.shape[1]:
         raise XgeoError(gallery, f"gallery features have {fs.features.shape[1]} dims but {method} gives {queries.shape[1]}",
                         "use a gallery written with the same method and checkpoint")
@@ -46,7 +53,7 @@ def localize(images: list[Path], method: str, checkpoint: Path, gallery: Path, v
 
 
 def run(args: argparse.Namespace) -> int:
-    results = localize(args.images, args.method, args.checkpoint, args.gallery, args.view, args.top_k)
+    results = localize(args.images, args.method, args.checkpoint, args.gallery, args.view, args.top_k, args.batch_size)
     for image, hits in zip(args.images, results):
         print(image)
         for rank, hit in enumerate(hits, 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from xgeo.core.checks import arg_type, check_output_dir, non_negative
 from xgeo.core.errors import XgeoError
 from xgeo.core.synthetic import SIZE_MEANING, WRITERS, write_dataset
 
@@ -14,7 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", choices=sorted(WRITERS), help="which dataset layout to write")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; files in it are replaced)")
     parser.add_argument("--size", type=int, default=100, help=f"dataset size ({meaning})")
-    parser.add_argument("--seed", type=int, default=0, help="world and sampling seed")
+    parser.add_argument("--seed", type=arg_type(int, non_negative), default=0, help="world and sampling seed")
     parser.add_argument("--layout", choices=("original", "flat"), default=None,
                         help="CVUSA only: original release layout (default) or the flat grd/ sat/ layout")
     parser.add_argument("--aerial-size", type=int, default=None, metavar="PX", help="aerial image side in pixels")
@@ -23,6 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, "--out")
     kwargs: dict = {}
     if args.layout is not None:
         if args.dataset != "cvusa":

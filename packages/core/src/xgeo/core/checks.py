@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import math
 import os
+import tempfile
 import types
 import typing
 from collections.abc import Callable
@@ -167,11 +168,22 @@ def _existing_ancestor(path: Path) -> Path:
     return Path(".")
 
 
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can really be created in ``folder`` (a probe, since ``os.access`` says yes to root)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".xgeo-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
 def _check_writable_parent(path: Path, flag: str) -> None:
     base = _existing_ancestor(path.parent if path.parent != Path("") else Path("."))
     if not base.is_dir():
         raise XgeoError(path, f"{flag}: {base} is a file, not a folder", f"choose another {flag}")
-    if not os.access(base, os.W_OK | os.X_OK):
+    if not _can_create_in(base):
         raise XgeoError(path, f"{flag}: folder {base} is not writable", f"choose a writable {flag}")
 
 
@@ -192,7 +204,7 @@ def check_output_dir(path: str | os.PathLike, flag: str) -> Path:
     if path.exists() and not path.is_dir():
         raise XgeoError(path, f"{flag}: this is a file, not a folder", f"give {flag} a folder")
     if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
+        if not _can_create_in(path):
             raise XgeoError(path, f"{flag}: the folder is not writable", f"choose a writable {flag}")
         return path
     _check_writable_parent(path, flag)

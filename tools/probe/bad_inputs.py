@@ -46,6 +46,8 @@ from probe_fixtures import Case, Fixtures  # noqa: E402
 WORK_FILES = re.compile(r"(\.pth(\.tar)?|\.h5|log\.jsonl|metrics\.json|eval_metrics\.json|PWNED)$")
 #: output that means work started (tqdm bar, epoch lines, final summaries)
 WORK_OUTPUT = re.compile(r"epoch \d+/\d+|\d+it/s|s/it\]|^done: |R@1 \d", re.M)
+#: any hint to load with weights_only=False (torch words it "`weights_only` set to `False`")
+WEIGHTS_ONLY_FALSE = re.compile(r"weights_only[^\n]{0,40}?False")
 TRACEBACK = "Traceback (most recent call last)"
 BIG = 4 << 20
 
@@ -98,7 +100,8 @@ class Outcome:
 
 def run_case(case: Case, fx: Fixtures, work: Path, args: argparse.Namespace) -> Outcome:
     """Set the case up under ``work``, run it, and judge it against the rule."""
-    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)  # a kept folder of an earlier run would count as pre-existing
+    work.mkdir(parents=True)
     try:
         argv = case.setup(fx, work)
     except Exception as err:  # a fixture that cannot be built is reported, not fatal
@@ -118,6 +121,9 @@ def run_case(case: Case, fx: Fixtures, work: Path, args: argparse.Namespace) -> 
         timed_out = True
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
+    except BaseException:  # interrupted: do not leave the command running
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
     seconds = time.perf_counter() - start
     after = snapshot(watch)
     reasons = judge(case, proc.returncode, out, err, before, after, seconds, timed_out, work, args)
@@ -134,8 +140,8 @@ def judge(case, code, out, err, before, after, seconds, timed_out, work, args) -
     if TRACEBACK in both:
         last = [ln for ln in err.splitlines() if ln.strip()][-1:] or ["?"]
         reasons.append(f"traceback ({last[0].strip()[:160]})")
-    if "weights_only=False" in both or "weights_only = False" in both:
-        reasons.append("suggests weights_only=False")
+    if WEIGHTS_ONLY_FALSE.search(both):
+        reasons.append(f"suggests weights_only=False ({WEIGHTS_ONLY_FALSE.search(both).group(0)[:60]!r})")
     changed = sorted(p for p in before if p in after and before[p] != after[p])
     removed = sorted(p for p in before if p not in after)
     created = sorted(p for p in after if p not in before)
@@ -175,6 +181,9 @@ def judge(case, code, out, err, before, after, seconds, timed_out, work, args) -
             reasons.append(f"work done before failing (output: {WORK_OUTPUT.search(both).group(0)!r})")
         elif seconds > args.slow and not timed_out:
             reasons.append(f"work done before failing ({seconds:.0f}s > --slow {args.slow:.0f}s)")
+        stray = sorted({Path(p).name for p in created if not WORK_FILES.search(p)})
+        if stray:
+            reasons.append(f"left new files: {', '.join(stray[:4])}")
     return reasons
 
 

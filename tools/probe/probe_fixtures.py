@@ -186,9 +186,16 @@ def nan_checkpoint(src: Path, dst: Path) -> Path:
     import torch
 
     state = torch.load(src, map_location="cpu", weights_only=True)
-    for tensor in state["state_dict"].values():
-        if tensor.is_floating_point():
-            tensor.fill_(float("nan"))
+
+    def poison(obj) -> None:
+        values = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else ()
+        for v in values:
+            if isinstance(v, torch.Tensor) and v.is_floating_point():
+                v.fill_(float("nan"))
+            else:
+                poison(v)
+
+    poison(state["state_dict"])
     torch.save(state, dst)
     return dst
 

@@ -71,3 +71,20 @@ def test_atomic_write_gives_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("payload ran",))
+
+
+def test_unsafe_checkpoints_are_refused_without_advice_to_turn_the_safety_off(tmp_path, capsys):
+    import pickle
+
+    bad = tmp_path / "evil.pth.tar"
+    bad.write_bytes(pickle.dumps({"state_dict": _Payload()}, protocol=2))
+    with pytest.raises(XgeoError) as info:
+        load_torch(bad)
+    line = info.value.line()
+    assert line.startswith(f"{bad}: not a readable checkpoint") and "weights_only" not in line and "False" not in line
+    assert "payload ran" not in capsys.readouterr().out

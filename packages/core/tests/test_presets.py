@@ -91,3 +91,10 @@ def test_unknown_keys_and_presets(schema, tmp_path):
         resolve(schema, {"config": str(bad)})
     with pytest.raises(XgeoError, match="no preset called 'nope'; use one of demo, flat"):
         resolve(schema, {"config": "nope"})
+
+
+def test_an_empty_preset_is_refused(schema, tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(XgeoError, match=r"empty.yaml: the preset is empty"):
+        resolve(schema, {"config": str(empty)})

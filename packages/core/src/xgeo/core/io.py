@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,9 @@ def load_torch(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
     if not path.is_file():
         raise XgeoError(path, "checkpoint not found", "check the path")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old pickle protocols; the error below says enough
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
         detail = _unpickling_detail(err)
         fix = "pass a checkpoint of tensors written by xgeo or torch.save"

@@ -118,7 +118,10 @@ def preset_path(schema: ConfigSchema, name_or_path: str) -> Path:
 def load_preset(schema: ConfigSchema, name_or_path: str) -> tuple[Path, dict[str, Any]]:
     """The preset's file and its mapping (``yaml.safe_load``)."""
     path = preset_path(schema, name_or_path)
-    return path, read_yaml(path)
+    values = read_yaml(path)
+    if not values:
+        raise XgeoError(path, "the preset is empty", "give it sections (model:, data:, train:, ...) or leave out --config")
+    return path, values
 
 
 # ------------------------------------------------------------------------------------------ merging

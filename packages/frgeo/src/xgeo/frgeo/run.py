@@ -99,6 +99,8 @@ def evaluate(config: Config, checkpoint: str | Path, out_dir: str | Path, split_
     profile: FRGeoProfile = PROFILES.get(config.data.dataset)
     model, _ = load_model(checkpoint, default_spec=model_spec(config.model, config.data.dataset))
     check_dim(config.model, model)
+    if model.spec.dataset != config.data.dataset:
+        say(f"note: {checkpoint} was trained on {model.spec.dataset}; evaluating it on {config.data.dataset} (cross-dataset)")
     split_name = split_name or profile.eval_split
     split = open_split(config.data, split_name, FRGeoTransform.for_model(model.spec))
     info, device = dist_utils.setup(config.train.device)

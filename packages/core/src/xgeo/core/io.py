@@ -97,7 +97,7 @@ def _unpickling_detail(err: Exception) -> str:
     for line in str(err).splitlines():
         line = line.strip()
         if line.startswith(("WeightsUnpickler error:", "Unsupported global", "Unsupported operand")):
-            return line.replace("WeightsUnpickler error: ", "")[:160]
+            return line.replace("WeightsUnpickler error: ", "").split(" Please", 1)[0].rstrip(".")[:160]
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return type(err).__name__ if "weights_only" in first else first[:160]
 

@@ -200,6 +200,27 @@ def test_amp_path_with_grad_scaler(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert load_torch(out / "checkpoint.pth.tar")["scaler"]["scale"] > 0
 
 
+@pytest.mark.parametrize(
+    ("bad", "line"),
+    [
+        ({"optimizer": "lion"}, "unknown optimizer 'lion'; use one of adam, adamw, sgd"),
+        ({"sam": "gsam"}, "unknown sam mode 'gsam'; use one of asam, sam"),
+        ({"schedule": "linear"}, "unknown schedule 'linear'; use one of constant, cosine, step"),
+    ],
+)
+def test_unknown_names_fail_when_the_trainer_is_built_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: dict, line: str
+) -> None:
+    def no_setup(device: str) -> None:
+        raise AssertionError("the process group was set up before the names were checked")
+
+    monkeypatch.setattr(trainer_module.distributed, "setup", no_setup)
+    with pytest.raises(XgeoError) as info:
+        Trainer(worker.make_model(), worker.Regression(16), worker.regression_step, _config(tmp_path / "run", **bad))
+    assert info.value.line() == line
+    assert not (tmp_path / "run").exists()
+
+
 def test_batch_smaller_than_world_or_dataset_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(XgeoError, match="fewer than one batch"):
         Trainer(worker.make_model(), worker.Regression(4), worker.regression_step, _config(tmp_path, batch_size=8))

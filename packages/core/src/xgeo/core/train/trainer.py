@@ -35,10 +35,10 @@ from xgeo.core.train.checkpoint import (
 )
 from xgeo.core.train.config import StepOutput, TrainConfig
 from xgeo.core.train.data import epoch_loader, move_to_device
-from xgeo.core.train.optimizers import build_optimizer, is_two_pass
+from xgeo.core.train.optimizers import is_two_pass, optimizer_builder
 from xgeo.core.train.records import RunRecords
 from xgeo.core.train.rng import capture_rng_state, restore_rng_state, seed_everything
-from xgeo.core.train.schedules import LRSchedule
+from xgeo.core.train.schedules import SCHEDULES, LRSchedule
 
 logger = logging.getLogger("xgeo.train")
 
@@ -82,6 +82,9 @@ class Trainer:
         collate_fn: Callable[[Sequence[Any]], Any] | None = None,
     ) -> None:
         config.validate()
+        # Names go through their registries first: an unknown one is a one-line error before any work.
+        make_optimizer = optimizer_builder(config)
+        SCHEDULES.get(config.schedule)
         self.config = config
         self.out_dir = Path(config.out_dir)
         info, self.device = distributed.setup(config.device)
@@ -123,7 +126,7 @@ class Trainer:
                 "lower batch_size or use a larger training split",
             )  # type: ignore[arg-type]
 
-        self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], config)
+        self.optimizer = make_optimizer([p for p in self.model.parameters() if p.requires_grad])
         self.two_pass = is_two_pass(self.optimizer)
         self.scheduler = LRSchedule(self.optimizer, config, self.steps_per_epoch)
         self.amp_dtype = AMP_DTYPES.get(self.device.type) if config.amp else None

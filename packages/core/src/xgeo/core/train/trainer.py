@@ -57,7 +57,8 @@ class Trainer:
     ``step`` gets the (DDP-wrapped) model and a batch already on the device; with SAM/ASAM it runs
     twice per update. ``config.batch_size`` is the global batch, split evenly over the ranks. Files
     in ``config.out_dir``: ``checkpoint.pth.tar`` (latest, complete), ``model_best.pth.tar`` (when
-    ``config.best_metric`` improves), ``metrics.json`` and ``log.jsonl``.
+    ``config.best_metric`` improves), ``metrics.json`` (after every epoch, and when ``max_steps``
+    stops the run part-way through one) and ``log.jsonl``.
 
     Hooks: ``evaluate(trainer) -> dict`` after every epoch on all ranks; ``on_step_end(trainer, batch,
     out)`` after every optimizer step with the (first-pass) :class:`StepOutput`. A custom ``sampler``
@@ -167,7 +168,7 @@ class Trainer:
         last: dict[str, Any] = dict(self.history[-1]) if self.history else {}
         while self.epoch < self.config.epochs and not self._reached_max_steps():
             if not self._train_epoch():
-                last = {"epoch": self.epoch, "step": self.global_step, **self._epoch_means()}
+                last = self._end_part_way()
                 break
             last = self._end_epoch()
         distributed.barrier()
@@ -356,4 +357,21 @@ class Trainer:
         self.records.write_metrics(record, self.best, self.history)
         if improved and self.is_main:
             copy_atomic(path, self.out_dir / BEST_NAME)
+        return record
+
+    def _end_part_way(self) -> dict[str, Any]:
+        """Stopped by ``max_steps`` inside an epoch: ``metrics.json`` gets the epoch's training means so far.
+
+        The record is marked ``partial_epoch`` and stays out of ``history`` (the epoch is not over; a
+        resumed run finishes it). The checkpoint was already written by the loop.
+        """
+        record: dict[str, Any] = {
+            "epoch": self.epoch,
+            "step": self.global_step,
+            "batch": self.batch_in_epoch,
+            "lr": self.lr,
+            "partial_epoch": True,
+            **self._epoch_means(),
+        }
+        self.records.write_metrics(record, self.best, self.history)
         return record

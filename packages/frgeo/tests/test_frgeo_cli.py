@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from xgeo.core.train import launch
+from xgeo.core.train.launch import DistFlags, torchrun_command
 from xgeo.frgeo import cli_eval, cli_train
 from xgeo.frgeo.config import load_preset, preset_names, resolve
-from xgeo.frgeo.launch import strip_dist_flags, torchrun_command
 
 
 def one_error_line(err: str) -> str:
@@ -166,7 +167,8 @@ def test_presets_ship_and_flags_override_only_when_given():
     assert parsed.mining is False and parsed.batch_size == 16 and parsed.epochs == load_preset("demo")["epochs"]
 
 
-def test_original_distributed_flags_map_onto_torchrun():
+def test_original_distributed_flags_map_onto_torchrun(monkeypatch, capsys):
+    # The mapping itself is core's (packages/core/tests/test_train_launch.py); here: frgeo-train's wiring.
     argv = [
         "--lr",
         "0.0001",
@@ -181,12 +183,24 @@ def test_original_distributed_flags_map_onto_torchrun():
         "cvusa",
         "--dist-backend=nccl",
     ]
-    assert strip_dist_flags(argv) == ["--lr", "0.0001", "--dataset", "cvusa"]
     opts = cli_train.parse(argv)
-    cmd = torchrun_command(opts, argv, gpus=2)
-    assert cmd[1:3] == ["-m", "torch.distributed.run"]
+    flags = DistFlags.from_args(opts)
+    assert flags == DistFlags("tcp://localhost:8080", 1, 0, True) and opts.dist_backend == "nccl"
+    cmd = torchrun_command(flags, argv, "xgeo.frgeo.cli_train", nproc=2)
     assert {"--nproc_per_node=2", "--nnodes=1", "--node_rank=0", "--master_addr=localhost", "--master_port=8080"} <= set(cmd)
-    assert cmd[-4:] == ["--lr", "0.0001", "--dataset", "cvusa"]
+    assert cmd[-6:] == ["-m", "xgeo.frgeo.cli_train", "--lr", "0.0001", "--dataset", "cvusa"]
+
+    calls = []
+    monkeypatch.setattr(launch.subprocess, "call", lambda command, env: calls.append(command) or 0)
+    two_nodes = ["--config", "demo", "--multiprocessing-distributed", "--world-size", "2", "--rank", "1", "--save_path", "x"]
+    assert cli_train.run(cli_train.parse(two_nodes), two_nodes) == 0  # re-launched: nothing trains in this process
+    assert calls and calls[0][-6:] == ["-m", "xgeo.frgeo.cli_train", "--config", "demo", "--save_path", "x"]
+    assert "launching 1 process per node with torchrun (nodes=2, node rank=1)" in capsys.readouterr().out
+    assert cli_train.parse(["--gpu_ids", "0,1"]).gpu_ids == "0,1"
+
+
+def test_gpu_with_gpu_ids_is_a_one_line_error(train_error):
+    assert "--gpu 0 and --gpu_ids 1 both given" in train_error(["--config", "demo", "--gpu", "0", "--gpu_ids", "1"])
 
 
 def test_inputs_too_small_for_the_frm(frgeo_cvusa, tmp_path, train_error, fast):

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from xgeo.core.errors import cli_entry
+from xgeo.core.train.launch import DistFlags, add_dist_flags, plan_launch
 from xgeo.frgeo.config import Options, preset_names, resolve
-from xgeo.frgeo.launch import maybe_relaunch
 from xgeo.frgeo.optim import OPS
 from xgeo.frgeo.profiles import PROFILES
 
@@ -68,18 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     orig.add_argument("-p", "--print-freq", dest="print_freq", type=int, metavar="N")
     orig.add_argument("--resume", metavar="PATH", help="checkpoint (or run folder) to continue, mining state included")
     orig.add_argument("--save_path", "--save-path", dest="save_path", metavar="DIR")
-    orig.add_argument("--world-size", dest="world_size", type=int, help="number of nodes (mapped onto torchrun)")
-    orig.add_argument("--rank", type=int, help="node rank (mapped onto torchrun)")
-    orig.add_argument("--dist-url", dest="dist_url", help="rendezvous address (mapped onto torchrun)")
-    orig.add_argument("--dist-backend", dest="dist_backend", help="accepted; nccl on CUDA, gloo on CPU")
+    add_dist_flags(orig)  # --world-size --rank --dist-url --dist-backend --gpu --gpu_ids --multiprocessing-distributed
     orig.add_argument("--seed", type=int)
-    orig.add_argument("--gpu", type=int, help="use this single GPU")
-    orig.add_argument(
-        "--multiprocessing-distributed",
-        dest="multiprocessing_distributed",
-        action="store_true",
-        help="one process per GPU (through torchrun)",
-    )
     orig.add_argument("-e", "--evaluate", action="store_true", help="evaluate <save_path>/checkpoint.pth.tar and write features")
     orig.add_argument("--dim", type=_dim, help="descriptor size; must equal 4 × backbone channels (3072 for ConvNeXt-T)")
     orig.add_argument("--cos", action=BOOL, help="cosine learning-rate schedule")
@@ -104,9 +94,12 @@ def run(opts: Options, argv: Sequence[str]) -> int:
     """Evaluate (``-e``) or train; returns the exit code."""
     from xgeo.frgeo.runner import evaluate_checkpoint, format_metrics, run_training, say
 
-    code = maybe_relaunch(opts, argv)
+    launch = plan_launch(DistFlags.from_args(opts), argv, "xgeo.frgeo.cli_train", single_process=opts.evaluate)
+    code = launch.execute()
     if code is not None:
         return code
+    if launch.device is not None:
+        opts = opts.replace(device=launch.device)
     if opts.start_epoch:
         say(f"--start-epoch {opts.start_epoch} ignored: the first epoch is 0, or the checkpoint's epoch with --resume")
     if opts.evaluate:

@@ -66,6 +66,7 @@ class Options:
     max_steps: int | None = None
     device: str = "auto"
     gpu: int | None = None
+    gpu_ids: str | None = None  # "0,1": one process per GPU through torchrun (xgeo.core.train.launch)
     progress: bool = True
     # accepted for compatibility with the original command lines
     share: bool = False

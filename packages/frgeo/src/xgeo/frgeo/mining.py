@@ -25,18 +25,17 @@ batches. Randomness comes from a NumPy generator seeded with ``(seed, epoch)``.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Sampler
 
 from xgeo.core.train import all_gather_rows
+from xgeo.core.train.distributed import process_info
 
 #: size of the random pool of aerial embeddings searched per epoch
 POOL_SIZE = 40_000
@@ -48,9 +47,8 @@ MAX_DRAWS = 200
 
 def dist_info() -> tuple[int, int]:
     """``(rank, world_size)`` of the running process group, else of the torchrun environment, else ``(0, 1)``."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    info = process_info()
+    return info.rank, info.world_size
 
 
 class MemoryBank:

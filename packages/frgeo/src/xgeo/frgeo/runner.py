@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ GALLERY_FILE = "gallery.h5"
 
 def say(message: str) -> None:
     """One informational line on stdout, from the main process only."""
-    if int(os.environ.get("RANK", 0)) == 0:
+    if dist_utils.process_info().is_main:
         print(message, flush=True)
 
 

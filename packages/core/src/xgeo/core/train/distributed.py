@@ -58,6 +58,15 @@ def launched_by_torchrun() -> bool:
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
 
+def process_info() -> DistInfo:
+    """Where this process sits, without joining anything: the process group, else the ``torchrun``
+    environment (before the Trainer joins), else rank 0 of 1."""
+    if is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank())))
+    env = os.environ
+    return DistInfo(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+
+
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``"auto"`` -> ``cuda:<local_rank>`` when CUDA is present, else CPU; other names as given."""
     if name == "auto":

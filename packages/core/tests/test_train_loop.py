@@ -91,6 +91,27 @@ def test_resume_from_mid_epoch_checkpoint_is_bitwise_identical(tmp_path: Path) -
     assert logged == list(range(1, 11))  # no duplicated or missing step lines across the resume
 
 
+def test_max_steps_mid_epoch_writes_metrics_with_partial_epoch_means(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, epochs=2, max_steps=7)  # 5 steps per epoch: stops after batch 2 of epoch 1
+    last = Trainer(worker.make_model(), worker.Regression(40), worker.regression_step, cfg, evaluate=lambda t: {"R@1": 1.0}).fit()
+
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    steps = [json.loads(ln) for ln in (tmp_path / "log.jsonl").read_text().splitlines() if json.loads(ln)["kind"] == "step"]
+    partial = [r for r in steps if r["step"] > 5]
+    assert (metrics["epoch"], metrics["step"], metrics["batch"]) == (1, 7, 2) and metrics["partial_epoch"] is True
+    assert metrics["train_loss"] == pytest.approx(sum(r["loss"] for r in partial) / 2)
+    assert metrics["train_mae"] == pytest.approx(sum(r["mae"] for r in partial) / 2)
+    assert "R@1" not in metrics  # no evaluation part-way through an epoch
+    assert [h["epoch"] for h in metrics["history"]] == [0] and metrics["best"]["epoch"] == 0
+    assert last == {k: v for k, v in metrics.items() if k not in ("best", "history")}
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["checkpoint.pth.tar", "log.jsonl", "metrics.json", "model_best.pth.tar"]
+
+    one = tmp_path / "one"  # stopped inside the first epoch: there was no metrics.json at all before
+    Trainer(worker.make_model(), worker.Regression(40), worker.regression_step, _config(one, epochs=1, max_steps=2)).fit()
+    metrics = json.loads((one / "metrics.json").read_text())
+    assert (metrics["epoch"], metrics["step"], metrics["history"], metrics["best"]) == (0, 2, [], None)
+
+
 def test_custom_sampler_state_round_trips_through_checkpoint(tmp_path: Path) -> None:
     dataset = worker.Regression(32)
     sampler = worker.BankSampler(len(dataset))
@@ -198,6 +219,27 @@ def test_amp_path_with_grad_scaler(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
         assert any(not torch.equal(a, b) for a, b in zip(start, trainer.model.parameters(), strict=True))
         assert load_torch(out / "checkpoint.pth.tar")["scaler"]["scale"] > 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "line"),
+    [
+        ({"optimizer": "lion"}, "unknown optimizer 'lion'; use one of adam, adamw, sgd"),
+        ({"sam": "gsam"}, "unknown sam mode 'gsam'; use one of asam, sam"),
+        ({"schedule": "linear"}, "unknown schedule 'linear'; use one of constant, cosine, step"),
+    ],
+)
+def test_unknown_names_fail_when_the_trainer_is_built_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: dict, line: str
+) -> None:
+    def no_setup(device: str) -> None:
+        raise AssertionError("the process group was set up before the names were checked")
+
+    monkeypatch.setattr(trainer_module.distributed, "setup", no_setup)
+    with pytest.raises(XgeoError) as info:
+        Trainer(worker.make_model(), worker.Regression(16), worker.regression_step, _config(tmp_path / "run", **bad))
+    assert info.value.line() == line
+    assert not (tmp_path / "run").exists()
 
 
 def test_batch_smaller_than_world_or_dataset_is_a_user_error(tmp_path: Path) -> None:

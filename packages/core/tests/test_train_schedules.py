@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from xgeo.core.errors import XgeoError
+from xgeo.core.registry import Registry, UnknownNameError
 from xgeo.core.train import TrainConfig
+from xgeo.core.train.optimizers import OPTIMIZERS, SAM_MODES, build_optimizer
 from xgeo.core.train.schedules import SCHEDULES, LRSchedule
 
 
@@ -50,7 +52,7 @@ def test_constant_and_state_round_trip() -> None:
     assert other.set(2) == pytest.approx(0.3)
 
 
-@pytest.mark.parametrize("name", sorted(SCHEDULES))
+@pytest.mark.parametrize("name", SCHEDULES.names())
 def test_every_registered_schedule_starts_at_base_rate_and_stays_bounded(name: str) -> None:
     sched = _schedule(steps_per_epoch=3, lr=2.0, epochs=6, schedule=name, schedule_unit="step", milestones=(3,))
     values = [sched.set(e, b) for e in range(6) for b in range(3)]
@@ -60,8 +62,22 @@ def test_every_registered_schedule_starts_at_base_rate_and_stays_bounded(name: s
 
 
 def test_unknown_names_are_user_errors() -> None:
-    for bad in ({"schedule": "linear"}, {"optimizer": "lion"}, {"sam": "gsam"}, {"schedule_unit": "batch"}):
-        with pytest.raises(XgeoError, match="training config"):
-            TrainConfig(out_dir="x", **bad).validate()
+    with pytest.raises(XgeoError, match="schedule_unit='batch' is out of range; schedule_unit must be one of epoch, step"):
+        TrainConfig(out_dir="x", schedule_unit="batch").validate()
+    for bad in ({"schedule": "linear"}, {"optimizer": "lion"}, {"sam": "gsam"}):
+        TrainConfig(out_dir="x", **bad).validate()  # names are not the config's job: the registries check them
+    with pytest.raises(UnknownNameError, match="unknown schedule 'linear'; use one of constant, cosine, step"):
+        _schedule(schedule="linear")
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    with pytest.raises(UnknownNameError, match="unknown optimizer 'lion'; use one of adam, adamw, sgd"):
+        build_optimizer(params, TrainConfig(out_dir="x", optimizer="lion"))
+    with pytest.raises(UnknownNameError, match="unknown sam mode 'gsam'; use one of asam, sam"):
+        build_optimizer(params, TrainConfig(out_dir="x", sam="gsam"))
     with pytest.raises(XgeoError, match="unknown training option"):
         TrainConfig.from_dict({"out_dir": "x", "learning_rate": 1.0})
+
+
+def test_name_tables_are_core_registries() -> None:
+    assert all(isinstance(r, Registry) for r in (OPTIMIZERS, SAM_MODES, SCHEDULES))
+    assert OPTIMIZERS.names() == ["adam", "adamw", "sgd"] and SAM_MODES.names() == ["asam", "sam"]
+    assert SCHEDULES.names() == ["constant", "cosine", "step"]

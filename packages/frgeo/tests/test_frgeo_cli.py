@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from xgeo.core.presets import load_preset, preset_names, preset_path
+from xgeo.core.train import launch
+from xgeo.core.train.launch import DistFlags, torchrun_command
 from xgeo.frgeo import cli
 from xgeo.frgeo.config import SCHEMA, resolve
-from xgeo.frgeo.launch import strip_dist_flags, torchrun_command
 
 
 def parse(argv: list[str]):
@@ -182,7 +183,8 @@ def test_presets_ship_and_flags_override_only_when_given():
     )
 
 
-def test_original_distributed_flags_map_onto_torchrun():
+def test_original_distributed_flags_map_onto_torchrun(monkeypatch, capsys):
+    # The mapping itself is core's (packages/core/tests/test_train_launch.py); here: frgeo-train's wiring.
     argv = [
         "--lr",
         "0.0001",
@@ -197,12 +199,24 @@ def test_original_distributed_flags_map_onto_torchrun():
         "cvusa",
         "--dist-backend=nccl",
     ]
-    assert strip_dist_flags(argv) == ["--lr", "0.0001", "--dataset", "cvusa"]
     opts = parse(argv).run
-    cmd = torchrun_command(opts, argv, gpus=2)
-    assert cmd[1:3] == ["-m", "torch.distributed.run"]
+    flags = DistFlags.from_args(opts)
+    assert flags == DistFlags("tcp://localhost:8080", 1, 0, True) and opts.dist_backend == "nccl"
+    cmd = torchrun_command(flags, argv, "xgeo.frgeo.cli", nproc=2)
     assert {"--nproc_per_node=2", "--nnodes=1", "--node_rank=0", "--master_addr=localhost", "--master_port=8080"} <= set(cmd)
-    assert cmd[-4:] == ["--lr", "0.0001", "--dataset", "cvusa"]
+    assert cmd[-6:] == ["-m", "xgeo.frgeo.cli", "--lr", "0.0001", "--dataset", "cvusa"]
+
+    calls = []
+    monkeypatch.setattr(launch.subprocess, "call", lambda command, env: calls.append(command) or 0)
+    two_nodes = ["--config", "demo", "--multiprocessing-distributed", "--world-size", "2", "--rank", "1", "--save_path", "x"]
+    assert cli.train_main(two_nodes) == 0  # re-launched: nothing trains in this process
+    assert calls and calls[0][-6:] == ["-m", "xgeo.frgeo.cli", "--config", "demo", "--save_path", "x"]
+    assert "launching 1 process per node with torchrun (nodes=2, node rank=1)" in capsys.readouterr().out
+    assert parse(["--gpu_ids", "0,1"]).run.gpu_ids == "0,1"
+
+
+def test_gpu_with_gpu_ids_is_a_one_line_error(train_error):
+    assert "--gpu 0 and --gpu_ids 1 both given" in train_error(["--config", "demo", "--gpu", "0", "--gpu_ids", "1"])
 
 
 def test_inputs_too_small_for_the_frm(frgeo_cvusa, tmp_path, train_error, fast):

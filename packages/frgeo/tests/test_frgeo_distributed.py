@@ -35,7 +35,6 @@ def test_two_ranks_equal_one_process_with_local_batch(frgeo_cvusa, tmp_path, run
         f"--master_port={free_port()}",
         "-m",
         "xgeo.frgeo.cli",
-        "train",
         *argv,
         "--save_path",
         str(tmp_path / "ddp"),

@@ -185,7 +185,8 @@ def build(schema: ConfigSchema, nested: Nested, source: str | os.PathLike | None
             obj = cls(**nested[name])
         except (TypeError, ValueError) as err:
             raise XgeoError(source, f"{name}: {err}", "fix the value") from None
-        check_fields(obj, source, keys)
+        validate = getattr(obj, "validate", None)  # a section may add checks across its fields (TrainConfig)
+        validate(source, keys) if callable(validate) else check_fields(obj, source, keys)
         sections[name] = obj
     return sections
 

@@ -18,15 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from xgeo.core.checks import check_output_dir
 from xgeo.core.errors import XgeoError
 from xgeo.core.train.checkpoint import BEST_NAME, CHECKPOINT_NAME
-from xgeo.core.train.distributed import job_position
+from xgeo.core.train.distributed import process_info
+from xgeo.core.train.records import RUN_FILES, prepare_run_dir
+
+__all__ = [
+    "GALLERY_FILE", "QUERY_FILE", "RUN_FILES", "format_metrics", "is_main_process", "logger", "prepare_run_dir",
+    "resolve_checkpoint", "say", "write_split_features",
+]
 
 logger = logging.getLogger("xgeo")
 
-#: files that make a folder a training run (core's Trainer writes them)
-RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, "metrics.json", "log.jsonl")
 QUERY_FILE = "query.h5"
 GALLERY_FILE = "gallery.h5"
 #: metric keys in the order they are printed
@@ -35,48 +38,13 @@ METRIC_ORDER = ("R@1", "R@5", "R@10", "R@1%", "hit", "mAP")
 
 def is_main_process() -> bool:
     """Rank 0 of a ``torchrun`` job, or the only process."""
-    return job_position()[0] == 0
+    return process_info().is_main
 
 
 def say(message: str) -> None:
     """One informational line on stdout, from rank 0 only."""
     if is_main_process():
         print(message, flush=True)
-
-
-def prepare_run_dir(
-    path: str | os.PathLike, resume: str | os.PathLike | None, overwrite: bool, flag: str = "--save_path"
-) -> Path:
-    """Check a training output folder before any work.
-
-    A folder holding a run is refused unless the run is resumed from it (``resume`` inside it) or
-    ``overwrite`` is set; with ``overwrite`` the old run's files are removed, so nothing of it is
-    mixed into the new one (``log.jsonl`` is not appended to).
-    """
-    path = check_output_dir(path, flag)
-    found = [name for name in RUN_FILES if (path / name).exists()]
-    if not found:
-        return path
-    if resume is not None and _inside(Path(resume), path):
-        return path
-    if not overwrite:
-        raise XgeoError(
-            path,
-            f"{flag} already holds a run ({', '.join(found)})",
-            f"pass --resume {path} to continue it, --overwrite to replace it, or another {flag}",
-        )
-    if is_main_process():
-        for name in found:
-            (path / name).unlink()
-    return path
-
-
-def _inside(resume: Path, run_dir: Path) -> bool:
-    target = resume if resume.is_dir() else resume.parent
-    try:
-        return target.resolve() == run_dir.resolve()
-    except OSError:
-        return False
 
 
 def resolve_checkpoint(path: str | os.PathLike, command: str = "the method's train command") -> Path:

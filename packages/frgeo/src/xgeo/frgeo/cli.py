@@ -13,14 +13,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from xgeo.core.checks import arg_type, check_output_dir, non_negative, positive
+from xgeo.core.checks import arg_type, check_output_dir, device, non_negative, positive
 from xgeo.core.console import ArgumentParser, Command, typed_options
-from xgeo.core.presets import preset_names
+from xgeo.core.errors import XgeoError
+from xgeo.core.presets import Config, preset_names
 from xgeo.core.presets import resolve as resolve_config
 from xgeo.core.runs import format_metrics, resolve_checkpoint, say
+from xgeo.core.train.launch import DistFlags, add_dist_flags, plan_launch
 from xgeo.frgeo.config import OPS, SCHEMA, resolve
 from xgeo.frgeo.data import PROFILES
-from xgeo.frgeo.launch import maybe_relaunch
 
 BOOL = argparse.BooleanOptionalAction
 
@@ -66,18 +67,8 @@ def configure_train(p: ArgumentParser) -> None:
     orig.add_argument("-p", "--print-freq", dest="print_freq", type=int, metavar="N")
     orig.add_argument("--resume", metavar="PATH", help="checkpoint (or run folder) to continue, mining state included")
     orig.add_argument("--save_path", "--save-path", dest="save_path", metavar="DIR")
-    orig.add_argument("--world-size", dest="world_size", type=int, help="number of nodes (mapped onto torchrun)")
-    orig.add_argument("--rank", type=int, help="node rank (mapped onto torchrun)")
-    orig.add_argument("--dist-url", dest="dist_url", help="rendezvous address (mapped onto torchrun)")
-    orig.add_argument("--dist-backend", dest="dist_backend", help="accepted; nccl on CUDA, gloo on CPU")
     orig.add_argument("--seed", type=int)
-    orig.add_argument("--gpu", type=int, help="use this single GPU")
-    orig.add_argument(
-        "--multiprocessing-distributed",
-        dest="multiprocessing_distributed",
-        action="store_true",
-        help="one process per GPU (through torchrun)",
-    )
+    add_dist_flags(orig)  # --world-size --rank --dist-url --dist-backend --gpu --gpu_ids --multiprocessing-distributed
     orig.add_argument("-e", "--evaluate", action="store_true", help="evaluate <save_path>/checkpoint.pth.tar and write features")
     orig.add_argument("--dim", type=_dim, help="descriptor size; must equal 4 × backbone channels (3072 for ConvNeXt-T)")
     orig.add_argument("--cos", action=BOOL, help="cosine learning-rate schedule")
@@ -91,12 +82,24 @@ def configure_train(p: ArgumentParser) -> None:
     orig.add_argument("--fov", type=int, metavar="DEG", help="limited field of view (0 = full panorama)")
 
 
+def place(config: Config, argv: list[str]) -> int | None:
+    """Re-launch under torchrun (its exit code) or pin this process's device (``None``: run here)."""
+    launch = plan_launch(DistFlags.from_args(config.run), argv, __name__, single_process=config.run.evaluate)
+    code = launch.execute()
+    if code is None and launch.device is not None:
+        if not device(launch.device):
+            flag = f"--gpu {config.run.gpu}" if config.run.gpu is not None else f"--gpu_ids {config.run.gpu_ids}"
+            raise XgeoError(None, f"{flag}: {launch.device} is not available here", "use --device cpu, or a GPU this machine has")
+        config.train.device = launch.device
+    return code
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Evaluate (``-e``) or train."""
     from xgeo.frgeo.run import evaluate, train
 
     config = resolve(typed_options(args))
-    code = maybe_relaunch(config.run, args._argv)
+    code = place(config, args._argv)
     if code is not None:
         return code
     if config.run.start_epoch:
@@ -141,7 +144,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     given = typed_options(args)
     checkpoint, split, out = given.pop("checkpoint"), given.pop("split"), given.pop("out")
-    config = resolve_config(SCHEMA, given)  # defaults and flags; no preset
+    config = resolve_config(SCHEMA, given | {"evaluate": True})  # defaults and flags; no preset
+    place(config, [])
     profile = PROFILES.get(config.data.dataset)
     split = split or profile.eval_split
     checkpoint = resolve_checkpoint(checkpoint, "frgeo-train")
@@ -184,8 +188,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     return EVAL.main(argv)
 
 
-if __name__ == "__main__":  # python -m xgeo.frgeo.cli train|eval ... (what torchrun launches)
-    name = sys.argv[1] if len(sys.argv) > 1 else ""
-    if name not in COMMANDS:
-        sys.exit(f"usage: python -m xgeo.frgeo.cli {{{','.join(COMMANDS)}}} ...")
-    raise SystemExit(COMMANDS[name].main(sys.argv[2:]))
+if __name__ == "__main__":  # python -m xgeo.frgeo.cli [train|eval] ... (train by default: what torchrun launches)
+    argv = sys.argv[1:]
+    name = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
+    raise SystemExit(COMMANDS[name].main(argv))

@@ -67,14 +67,14 @@ class LossOptions:
 
 @dataclass
 class RunOptions:
-    """How the command runs: evaluation mode, overwriting, and the original launcher's flags."""
+    """How the command runs: evaluation mode and the original launcher's flags."""
 
     evaluate: bool = False
-    overwrite: bool = False
     #: ``--op``/``--asam`` as typed (``None``: not said); they set ``train.optimizer`` and ``train.sam``
     op: str | None = field(default=None, metadata={"check": one_of(*OPS)})
     asam: bool | None = None
     gpu: int | None = field(default=None, metadata={"check": non_negative})
+    gpu_ids: str | None = None
     start_epoch: int = 0
     dist_url: str | None = None
     dist_backend: str = "nccl"
@@ -84,7 +84,7 @@ class RunOptions:
 
 
 def _finalize(nested: Nested) -> None:
-    """Turn ``--op``/``--asam``/``--gpu`` into core's optimizer, SAM mode and device."""
+    """Turn ``--op``/``--asam`` into core's optimizer and SAM mode (``--gpu`` is the launcher's)."""
     run, train = nested["run"], nested["train"]
     if run["op"] in OPS:
         train["optimizer"], wrapped = OPS[run["op"]]
@@ -93,8 +93,6 @@ def _finalize(nested: Nested) -> None:
     elif run["asam"] is not None and train["sam"] is not None:
         train["sam"] = "asam" if run["asam"] else "sam"
     run["asam"] = None
-    if run["gpu"] is not None:
-        train["device"] = f"cuda:{run['gpu']}"
 
 
 #: the original flat keys (argparse destinations and the keys of old flat presets)
@@ -135,8 +133,9 @@ LEGACY: Mapping[str, Any] = {
     "op": "run.op",
     "asam": "run.asam",
     "gpu": "run.gpu",
+    "gpu_ids": "run.gpu_ids",
     "evaluate": "run.evaluate",
-    "overwrite": "run.overwrite",
+    "overwrite": "train.overwrite",
     "start_epoch": "run.start_epoch",
     "dist_url": "run.dist_url",
     "dist_backend": "run.dist_backend",

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import Sampler
 
 from xgeo.core.train import all_gather_rows
-from xgeo.core.train.distributed import job_position
+from xgeo.core.train.distributed import process_info
 
 #: size of the random pool of aerial embeddings searched per epoch
 POOL_SIZE = 40_000
@@ -187,7 +187,8 @@ class MiningSampler(Sampler[int], ABC):
             self._order_epoch = self.epoch
 
     def _world(self) -> tuple[int, int]:
-        rank, world = job_position()
+        info = process_info()
+        rank, world = info.rank, info.world_size
         if self.batch_size % world:
             from xgeo.core.errors import XgeoError
 

@@ -70,7 +70,7 @@ def train(config: Config) -> dict[str, Any]:
     cfg = config.train
     if not cfg.out_dir:
         raise XgeoError(None, "no output folder given", "pass --save_path DIR (checkpoints and metrics.json go there)")
-    prepare_run_dir(cfg.out_dir, cfg.resume, config.run.overwrite)
+    prepare_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite)
     profile = PROFILES.get(config.data.dataset)
     seed_everything(cfg.seed)
     model = new_model(config, announce=not cfg.resume)

@@ -1,4 +1,11 @@
-"""Training configuration and the value a method's step returns."""
+"""Training configuration and the value a method's step returns.
+
+This module imports nothing from its siblings. :meth:`TrainConfig.validate` checks values (each
+field declares its range, see :mod:`xgeo.core.checks`); names
+(``optimizer``, ``sam``, ``schedule``) are checked by the registries that hold them
+(:data:`~xgeo.core.train.optimizers.OPTIMIZERS`, :data:`~xgeo.core.train.optimizers.SAM_MODES`,
+:data:`~xgeo.core.train.schedules.SCHEDULES`) when the Trainer is built.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,12 @@ from typing import Any
 
 import torch
 
+from xgeo.core.checks import Check, check_fields, device, non_negative, one_of, positive, unit_interval
 from xgeo.core.errors import XgeoError
 
-SAM_MODES: dict[str | None, bool | None] = {None: None, "sam": False, "asam": True}
-"""``config.sam`` -> ``adaptive`` flag of :class:`~xgeo.core.train.sam.SAM` (``None``: no SAM)."""
-
 SCHEDULE_UNITS = ("epoch", "step")
+BETAS = Check("be two numbers in [0, 1)", lambda b: len(b) == 2 and all(0 <= float(x) < 1 for x in b))
+MILESTONES = Check("be epochs >= 0", lambda ms: all(float(m) >= 0 for m in ms))
 
 
 @dataclass
@@ -21,32 +28,35 @@ class TrainConfig:
     """Everything the :class:`~xgeo.core.train.Trainer` needs to know, as plain data."""
 
     out_dir: str
-    epochs: int = 1
-    batch_size: int = 32
+    epochs: int = field(default=1, metadata={"check": positive})
+    batch_size: int = field(default=32, metadata={"check": positive})
     """GLOBAL batch across ranks; each rank gets ``batch_size // world_size``."""
-    lr: float = 1e-3
+    lr: float = field(default=1e-3, metadata={"check": positive})
     optimizer: str = "adamw"
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    betas: tuple = (0.9, 0.999)
+    weight_decay: float = field(default=0.0, metadata={"check": non_negative})
+    momentum: float = field(default=0.9, metadata={"check": unit_interval})
+    betas: tuple = field(default=(0.9, 0.999), metadata={"check": BETAS})
     sam: str | None = None
-    rho: float = 0.05
+    """``None`` (plain optimizer), ``"sam"`` or ``"asam"``."""
+    rho: float = field(default=0.05, metadata={"check": non_negative})
     schedule: str = "constant"
-    schedule_unit: str = "epoch"
-    warmup_epochs: float = 0.0
-    milestones: tuple = ()
-    gamma: float = 0.1
-    grad_clip: float | None = None
+    schedule_unit: str = field(default="epoch", metadata={"check": one_of(*SCHEDULE_UNITS)})
+    warmup_epochs: float = field(default=0.0, metadata={"check": non_negative})
+    milestones: tuple = field(default=(), metadata={"check": MILESTONES})
+    gamma: float = field(default=0.1, metadata={"check": positive})
+    grad_clip: float | None = field(default=None, metadata={"check": positive})
     amp: bool = False
-    seed: int = 0
-    num_workers: int = 0
-    checkpoint_every: int = 0
-    log_every: int = 10
+    seed: int = field(default=0, metadata={"check": non_negative})
+    num_workers: int = field(default=0, metadata={"check": non_negative})
+    checkpoint_every: int = field(default=0, metadata={"check": non_negative})
+    log_every: int = field(default=10, metadata={"check": positive})
     resume: str | None = None
+    #: replace a run already in ``out_dir`` (without it, and without ``resume``, such a folder is refused)
+    overwrite: bool = False
     best_metric: str = "R@1"
-    device: str = "auto"
+    device: str = field(default="auto", metadata={"check": device})
     progress: bool = True
-    max_steps: int | None = None
+    max_steps: int | None = field(default=None, metadata={"check": positive})
 
     def __post_init__(self) -> None:
         self.out_dir = str(self.out_dir)
@@ -68,37 +78,16 @@ class TrainConfig:
         """Plain-data copy (tuples, numbers, strings, None): safe for JSON and ``weights_only`` loading."""
         return dataclasses.asdict(self)
 
-    def validate(self) -> None:
-        """Raise :class:`XgeoError` on a value the trainer cannot run with."""
-        from xgeo.core.train.optimizers import OPTIMIZERS
-        from xgeo.core.train.schedules import SCHEDULES
+    def validate(self, source: str | None = None, keys: dict[str, str] | None = None) -> None:
+        """Raise :class:`XgeoError` on a value the trainer cannot run with (names are the registries' job).
 
-        def bad(problem: str, fix: str) -> XgeoError:
-            return XgeoError(None, f"training config: {problem}", fix)
-
-        if self.epochs < 1:
-            raise bad(f"epochs={self.epochs}", "use epochs >= 1")
-        if self.batch_size < 1:
-            raise bad(f"batch_size={self.batch_size}", "use batch_size >= 1")
-        if self.optimizer not in OPTIMIZERS:
-            raise bad(f"unknown optimizer {self.optimizer!r}", f"choose one of {', '.join(sorted(OPTIMIZERS))}")
-        if self.schedule not in SCHEDULES:
-            raise bad(f"unknown schedule {self.schedule!r}", f"choose one of {', '.join(sorted(SCHEDULES))}")
-        if self.schedule_unit not in SCHEDULE_UNITS:
-            raise bad(f"unknown schedule_unit {self.schedule_unit!r}", f"choose one of {', '.join(SCHEDULE_UNITS)}")
-        if self.sam not in SAM_MODES:
-            raise bad(f"unknown sam mode {self.sam!r}", "use null, 'sam' or 'asam'")
-        if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
-            raise bad(f"warmup_epochs={self.warmup_epochs}", f"use 0 <= warmup_epochs <= epochs ({self.epochs})")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise bad(f"grad_clip={self.grad_clip}", "use a positive norm or null")
-        if self.checkpoint_every < 0 or self.log_every < 1 or self.num_workers < 0:
-            raise bad(
-                "checkpoint_every/log_every/num_workers out of range",
-                "use checkpoint_every >= 0, log_every >= 1, num_workers >= 0",
-            )
-        if self.max_steps is not None and self.max_steps < 1:
-            raise bad(f"max_steps={self.max_steps}", "use a positive number or null")
+        Every field is checked against its type and declared range; ``source`` and ``keys`` (field ->
+        the flag or key the user typed) make the one-line error name what to change.
+        """
+        check_fields(self, source, keys)
+        if self.warmup_epochs > self.epochs:
+            shown = (keys or {}).get("warmup_epochs", "warmup_epochs")
+            raise XgeoError(source, f"{shown}={self.warmup_epochs} is longer than the run", f"use at most epochs ({self.epochs})")
 
 
 @dataclass

@@ -53,17 +53,18 @@ def get_world_size() -> int:
     return dist.get_world_size() if is_initialized() else 1
 
 
-def job_position() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process's job: the process group's, else the ``torchrun``
-    environment's (before the group is joined), else ``(0, 1)``."""
-    if is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def launched_by_torchrun() -> bool:
     """Whether the ``torchrun`` environment variables are present."""
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+
+
+def process_info() -> DistInfo:
+    """Where this process sits, without joining anything: the process group, else the ``torchrun``
+    environment (before the Trainer joins), else rank 0 of 1."""
+    if is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank())))
+    env = os.environ
+    return DistInfo(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:

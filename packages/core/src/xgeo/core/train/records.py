@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
+from xgeo.core.checks import check_output_dir
+from xgeo.core.errors import XgeoError
 from xgeo.core.io import write_json, write_text
+from xgeo.core.train.checkpoint import BEST_NAME, CHECKPOINT_NAME
+from xgeo.core.train.distributed import process_info
 
 LOG_NAME = "log.jsonl"
 METRICS_NAME = "metrics.json"
+#: files that make a folder a training run
+RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, METRICS_NAME, LOG_NAME)
 
 
 def _plain(value: Any) -> Any:
@@ -20,6 +27,41 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def prepare_run_dir(
+    path: str | os.PathLike, resume: str | os.PathLike | None, overwrite: bool, flag: str = "--save_path"
+) -> Path:
+    """Check a training output folder before any work.
+
+    A folder holding a run is refused unless the run is resumed from it (``resume`` inside it) or
+    ``overwrite`` is set; with ``overwrite`` the old run's files are removed, so nothing of it is
+    mixed into the new one (``log.jsonl`` is not appended to).
+    """
+    path = check_output_dir(path, flag)
+    found = [name for name in RUN_FILES if (path / name).exists()]
+    if not found:
+        return path
+    if resume is not None and _inside(Path(resume), path):
+        return path
+    if not overwrite:
+        raise XgeoError(
+            path,
+            f"{flag} already holds a run ({', '.join(found)})",
+            f"pass --resume {path} to continue it, --overwrite to replace it, or another {flag}",
+        )
+    if process_info().is_main:
+        for name in found:
+            (path / name).unlink()
+    return path
+
+
+def _inside(resume: Path, run_dir: Path) -> bool:
+    target = resume if resume.is_dir() else resume.parent
+    try:
+        return target.resolve() == run_dir.resolve()
+    except OSError:
+        return False
 
 
 class RunRecords:

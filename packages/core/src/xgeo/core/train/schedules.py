@@ -11,25 +11,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from xgeo.core.train.config import TrainConfig
+from xgeo.core.registry import Registry
 
-ScheduleFn = Callable[[float, float, TrainConfig], float]
+if TYPE_CHECKING:
+    from xgeo.core.train.config import TrainConfig
 
-SCHEDULES: dict[str, ScheduleFn] = {}
+ScheduleFn = Callable[[float, float, "TrainConfig"], float]
+
+SCHEDULES: Registry[ScheduleFn] = Registry("schedule")
+"""``config.schedule`` -> shape; an unknown name is the registry's one-line error."""
 
 
 def register_schedule(name: str) -> Callable[[ScheduleFn], ScheduleFn]:
     """Decorator adding a schedule shape to :data:`SCHEDULES`."""
-
-    def add(fn: ScheduleFn) -> ScheduleFn:
-        SCHEDULES[name] = fn
-        return fn
-
-    return add
+    return SCHEDULES.register(name)
 
 
 @register_schedule("constant")
@@ -61,7 +60,7 @@ def lr_factor(t: float, config: TrainConfig, unit: float) -> float:
     warm = config.warmup_epochs
     if warm > 0 and t < warm:
         return min(1.0, (t + unit) / warm)
-    return SCHEDULES[config.schedule](t - warm, config.epochs - warm, config)
+    return SCHEDULES.get(config.schedule)(t - warm, config.epochs - warm, config)
 
 
 class LRSchedule:
@@ -71,6 +70,7 @@ class LRSchedule:
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int) -> None:
+        SCHEDULES.get(config.schedule)  # an unknown name fails here, not at the first step
         self.optimizer = optimizer
         self.config = config
         self.steps_per_epoch = max(1, steps_per_epoch)

@@ -3,12 +3,12 @@
 A method hands the :class:`Trainer` a model, a training dataset and a ``step(model, batch) ->
 StepOutput`` function; the trainer owns everything else: DDP under ``torchrun``, sampling,
 one- and two-pass (SAM/ASAM) optimisation, AMP on CUDA, clipping, schedules, checkpoints that
-resume bit-for-bit, progress and metric files.
+resume bit-for-bit, progress and metric files. The update on one batch (passes, AMP, clipping)
+is :class:`~xgeo.core.train.update.Updater`; this module is the loop around it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -22,7 +22,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from xgeo.core.errors import XgeoError
-from xgeo.core.io import load_state_dict_into
+from xgeo.core.io import check_finite, load_state_dict_into
 from xgeo.core.train import distributed
 from xgeo.core.train.checkpoint import (
     BEST_NAME,
@@ -36,17 +36,14 @@ from xgeo.core.train.checkpoint import (
 )
 from xgeo.core.train.config import StepOutput, TrainConfig
 from xgeo.core.train.data import epoch_loader, move_to_device
-from xgeo.core.train.optimizers import build_optimizer, is_two_pass
-from xgeo.core.train.records import RunRecords
+from xgeo.core.train.optimizers import optimizer_builder
+from xgeo.core.train.records import RunRecords, prepare_run_dir
 from xgeo.core.train.rng import capture_rng_state, restore_rng_state, seed_everything
-from xgeo.core.train.schedules import LRSchedule
+from xgeo.core.train.schedules import SCHEDULES, LRSchedule
+from xgeo.core.train.update import AMP_DTYPES, StepFn, Updater
 
 logger = logging.getLogger("xgeo.train")
 
-AMP_DTYPES: dict[str, torch.dtype] = {"cuda": torch.float16}
-"""Device types on which ``config.amp`` turns on autocast (with this dtype) and a GradScaler."""
-
-StepFn = Callable[[torch.nn.Module, Any], StepOutput]
 EvaluateFn = Callable[["Trainer"], dict[str, float]]
 StepEndFn = Callable[["Trainer", Any, StepOutput], None]
 
@@ -61,7 +58,8 @@ class Trainer:
     ``step`` gets the (DDP-wrapped) model and a batch already on the device; with SAM/ASAM it runs
     twice per update. ``config.batch_size`` is the global batch, split evenly over the ranks. Files
     in ``config.out_dir``: ``checkpoint.pth.tar`` (latest, complete), ``model_best.pth.tar`` (when
-    ``config.best_metric`` improves), ``metrics.json`` and ``log.jsonl``.
+    ``config.best_metric`` improves), ``metrics.json`` (after every epoch, and when ``max_steps``
+    stops the run part-way through one) and ``log.jsonl``.
 
     Hooks: ``evaluate(trainer) -> dict`` after every epoch on all ranks; ``on_step_end(trainer, batch,
     out)`` after every optimizer step with the (first-pass) :class:`StepOutput`. A custom ``sampler``
@@ -85,6 +83,10 @@ class Trainer:
         identity: dict[str, Any] | None = None,
     ) -> None:
         config.validate()
+        prepare_run_dir(config.out_dir, config.resume, config.overwrite, flag="out_dir")
+        # Names go through their registries first: an unknown one is a one-line error before any work.
+        make_optimizer = optimizer_builder(config)
+        SCHEDULES.get(config.schedule)
         self.config = config
         self.out_dir = Path(config.out_dir)
         info, self.device = distributed.setup(config.device)
@@ -128,11 +130,13 @@ class Trainer:
                 "lower batch_size or use a larger training split",
             )  # type: ignore[arg-type]
 
-        self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], config)
-        self.two_pass = is_two_pass(self.optimizer)
+        self.optimizer = make_optimizer([p for p in self.model.parameters() if p.requires_grad])
         self.scheduler = LRSchedule(self.optimizer, config, self.steps_per_epoch)
-        self.amp_dtype = AMP_DTYPES.get(self.device.type) if config.amp else None
-        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp_dtype is not None else None
+        self.updater = Updater(
+            self.model, self.ddp_model, step, self.optimizer, self.device,
+            amp=config.amp, grad_clip=config.grad_clip, out_dir=self.out_dir,
+        )
+        self.two_pass, self.amp_dtype, self.scaler = self.updater.two_pass, self.updater.amp_dtype, self.updater.scaler
         if config.amp and self.amp_dtype is None:
             self.note(f"amp ignored: mixed precision is only used on {', '.join(AMP_DTYPES)} (this run is on {self.device.type})")
 
@@ -170,7 +174,7 @@ class Trainer:
         last: dict[str, Any] = dict(self.history[-1]) if self.history else {}
         while self.epoch < self.config.epochs and not self._reached_max_steps():
             if not self._train_epoch():
-                last = {"epoch": self.epoch, "step": self.global_step, **self._epoch_means()}
+                last = self._end_part_way()
                 break
             last = self._end_epoch()
         distributed.barrier()
@@ -213,6 +217,7 @@ class Trainer:
     def _load(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
         check_identity(path, ckpt.get("identity") or {}, self.identity)
+        check_finite(ckpt["state_dict"], path)
         load_state_dict_into(self.model, ckpt["state_dict"], path)
         try:
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -277,7 +282,7 @@ class Trainer:
             total=self.steps_per_epoch,
             initial=self.batch_in_epoch,
             desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            disable=not (cfg.progress and self.is_main),
+            disable=True if not (cfg.progress and self.is_main) else None,  # None: off when not a terminal
             dynamic_ncols=True,
         )
         try:
@@ -285,7 +290,7 @@ class Trainer:
                 if self.scheduler.per_step:
                     self.lr = self.scheduler.set(epoch, self.batch_in_epoch)
                 batch = move_to_device(batch, self.device, non_blocking=True)
-                out, loss = self._optimize(batch)
+                out, loss = self.updater(batch, where=f"epoch {epoch + 1} step {self.global_step + 1}")
                 self.global_step += 1
                 self.batch_in_epoch += 1
                 self._accumulate(loss, out.metrics)
@@ -303,76 +308,6 @@ class Trainer:
         finally:
             bar.close()
         return True
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
-
-    def _forward(self, batch: Any) -> tuple[StepOutput, float]:
-        with self._autocast():
-            out = self.step_fn(self.ddp_model, batch)
-        return out, self._checked(out.loss)
-
-    def _backward(self, loss: torch.Tensor) -> None:
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-
-    def _clip(self) -> None:
-        if self.config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-
-    def _optimize(self, batch: Any) -> tuple[StepOutput, float]:
-        """One optimizer step (two forward/backward passes with SAM); returns the first pass."""
-        opt, scaler = self.optimizer, self.scaler
-        out, loss = self._forward(batch)
-        self._backward(out.loss)
-        if self.two_pass:
-            if scaler is not None and not self._grads_finite():
-                # fp16 overflow in the first pass: skip this update and lower the scale, as GradScaler would.
-                opt.zero_grad(set_to_none=True)
-                scaler.update(scaler.get_scale() * scaler.get_backoff_factor())
-                return out, loss
-            opt.first_step(zero_grad=True)  # type: ignore[attr-defined]
-            second, _ = self._forward(batch)
-            self._backward(second.loss)
-            if scaler is not None:
-                opt.restore()  # type: ignore[attr-defined]
-                base = opt.base_optimizer  # type: ignore[attr-defined]
-                scaler.unscale_(base)
-                self._clip()
-                scaler.step(base)
-                scaler.update()
-            else:
-                self._clip()
-                opt.second_step()  # type: ignore[attr-defined]
-        elif scaler is not None:
-            scaler.unscale_(opt)
-            self._clip()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            self._clip()
-            opt.step()
-        opt.zero_grad(set_to_none=True)
-        return out, loss
-
-    def _grads_finite(self) -> bool:
-        flags = [torch.isfinite(p.grad).all() for p in self.model.parameters() if p.grad is not None]
-        return bool(torch.stack(flags).all()) if flags else True
-
-    def _checked(self, loss: torch.Tensor) -> float:
-        """The loss averaged over ranks, as a float; NaN/inf on any rank stops every rank."""
-        if loss.numel() != 1:
-            raise ValueError(f"step() must return a scalar loss, got shape {tuple(loss.shape)}")
-        value = float(distributed.all_reduce_mean(loss.detach().float().reshape(1)))
-        if not math.isfinite(value):
-            kind = "NaN" if math.isnan(value) else "inf"
-            raise XgeoError(
-                self.out_dir,
-                f"loss became {kind} at epoch {self.epoch + 1} step {self.global_step + 1}",
-                "lower lr, set grad_clip, or check the data; resume from the last checkpoint.pth.tar",
-            )
-        return value
 
     # ------------------------------------------------------------------------- metrics & files
     def _accumulate(self, loss: float, metrics: dict[str, Any]) -> None:
@@ -431,4 +366,21 @@ class Trainer:
         self.records.write_metrics(record, self.best, self.history)
         if improved and self.is_main:
             copy_atomic(path, self.out_dir / BEST_NAME)
+        return record
+
+    def _end_part_way(self) -> dict[str, Any]:
+        """Stopped by ``max_steps`` inside an epoch: ``metrics.json`` gets the epoch's training means so far.
+
+        The record is marked ``partial_epoch`` and stays out of ``history`` (the epoch is not over; a
+        resumed run finishes it). The checkpoint was already written by the loop.
+        """
+        record: dict[str, Any] = {
+            "epoch": self.epoch,
+            "step": self.global_step,
+            "batch": self.batch_in_epoch,
+            "lr": self.lr,
+            "partial_epoch": True,
+            **self._epoch_means(),
+        }
+        self.records.write_metrics(record, self.best, self.history)
         return record

@@ -63,8 +63,9 @@ class Engine(Protocol):
     def count_greater(self, s: Any, thresholds: np.ndarray, weights: Any = None) -> np.ndarray:
         """Per row, the (weighted) number of scores strictly above the row's threshold."""
 
-    def band(self, s: Any, lower: np.ndarray, upper: np.ndarray) -> Band:
-        """Entries with ``lower[r] < s[r, c] <= upper[r]``."""
+    def band(self, s: Any, lower: np.ndarray, upper: np.ndarray, weights: Any = None) -> tuple[np.ndarray, Band]:
+        """Per row the (weighted) count of scores above ``upper[r]``, and the entries with
+        ``lower[r] < s[r, c] <= upper[r]``."""
 
     def multi_counts(self, s: Any, rows: np.ndarray, upper: np.ndarray, lower: np.ndarray,
                      weights: Any = None) -> tuple[np.ndarray, Band]:
@@ -140,25 +141,31 @@ class NumpyEngine:
     def take(self, s: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return s[rows, cols]
 
-    def _scratch(self, shape: tuple[int, int]) -> np.ndarray:
+    def _scratch(self, shape: tuple[int, int], which: int = 0) -> np.ndarray:
         size = shape[0] * shape[1]
-        if self._mask.size < size:
-            self._mask = np.empty(size, dtype=bool)
-        return self._mask[:size].reshape(shape)
+        if self._mask.size < 2 * size:
+            self._mask = np.empty(2 * size, dtype=bool)
+        return self._mask[which * size : (which + 1) * size].reshape(shape)
 
     def count_greater(self, s: np.ndarray, thresholds: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        mask = self._scratch(s.shape)
-        np.greater(s, thresholds[:, None], out=mask)
+        return self._count(np.greater(s, thresholds[:, None], out=self._scratch(s.shape)), weights)
+
+    @staticmethod
+    def _count(mask: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
         if weights is None:
             return mask.view(np.uint8).sum(axis=1, dtype=np.int64)
         return np.rint(mask.astype(np.float64) @ weights).astype(np.int64)
 
-    def band(self, s: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> Band:
-        mask = self._scratch(s.shape)
-        np.greater(s, lower[:, None], out=mask)
-        mask &= s <= upper[:, None]
-        rows, cols = np.nonzero(mask)
-        return rows, cols, s[rows, cols]
+    def band(self, s: np.ndarray, lower: np.ndarray, upper: np.ndarray, weights: np.ndarray | None = None
+             ) -> tuple[np.ndarray, Band]:
+        above_upper = np.greater(s, upper[:, None], out=self._scratch(s.shape, 0))
+        above_lower = np.greater(s, lower[:, None], out=self._scratch(s.shape, 1))
+        n_upper = self._count(above_upper, None)
+        near = np.flatnonzero(self._count(above_lower, None) > n_upper)
+        above = n_upper if weights is None else self._count(above_upper, weights)
+        hit_r, cols = np.nonzero(above_lower[near] & ~above_upper[near])
+        rows = near[hit_r]
+        return above, (rows, cols, s[rows, cols])
 
     def multi_counts(self, s: np.ndarray, rows: np.ndarray, upper: np.ndarray, lower: np.ndarray,
                      weights: np.ndarray | None = None) -> tuple[np.ndarray, Band]:

@@ -188,8 +188,8 @@ class Searcher:
                 if len(sel):
                     tracked[sel] = e.take(s, t_rows[sel] - a, t_cols[sel] - lo)
                 if np.isfinite(row_upper[a:b]).any():
-                    single_gt[a:b] += e.count_greater(s, row_upper[a:b], w)
-                    br, bc, bv = e.band(s, row_lower[a:b], row_upper[a:b])
+                    above, (br, bc, bv) = e.band(s, row_lower[a:b], row_upper[a:b], w)
+                    single_gt[a:b] += above
                     kept.append((br + a, bc + lo, bv))
                     num_kept += len(br)
                 m_lo, m_hi = np.searchsorted(multi, [a, b])

@@ -84,10 +84,14 @@ class TorchEngine:
             return mask.sum(dim=1).cpu().numpy().astype(np.int64)
         return np.rint((mask.to(torch.float64) @ weights).cpu().numpy()).astype(np.int64)
 
-    def band(self, s: torch.Tensor, lower: np.ndarray, upper: np.ndarray) -> Band:
-        mask = (s > self._t(lower)[:, None]) & (s <= self._t(upper)[:, None])
-        rows, cols = torch.nonzero(mask, as_tuple=True)
-        return rows.cpu().numpy(), cols.cpu().numpy(), s[rows, cols].cpu().numpy()
+    def band(self, s: torch.Tensor, lower: np.ndarray, upper: np.ndarray, weights: Any = None
+             ) -> tuple[np.ndarray, Band]:
+        above = self.count_greater(s, upper, weights)
+        lo, hi = self._t(lower), self._t(upper)
+        near = torch.nonzero((s > lo[:, None]).sum(dim=1) > (s > hi[:, None]).sum(dim=1)).flatten()
+        sub = s[near]
+        hit_r, cols = torch.nonzero((sub > lo[near, None]) & (sub <= hi[near, None]), as_tuple=True)
+        return above, (near[hit_r].cpu().numpy(), cols.cpu().numpy(), sub[hit_r, cols].cpu().numpy())
 
     def multi_counts(self, s: torch.Tensor, rows: np.ndarray, upper: np.ndarray, lower: np.ndarray,
                      weights: Any = None) -> tuple[np.ndarray, Band]:

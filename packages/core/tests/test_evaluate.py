@@ -14,6 +14,8 @@ from xgeo.core.cli import main
 from xgeo.core.errors import XgeoError
 from xgeo.core.evaluate import PROTOCOLS, evaluate_arrays, evaluate_files, format_table
 from xgeo.core.features import FeatureSet, write_features
+from xgeo.core.registry import UnknownNameError
+from xgeo.core.retrieval import SearchOptions
 from xgeo.core.task import RetrievalTask
 
 
@@ -69,7 +71,7 @@ def test_vigor_hit_rate_and_floor_plus_one():
     assert evaluate_arrays(q, g, task, "crossview")["R@1%"] == pytest.approx(75.0)  # K = 3 (floor), not 4
     floor = evaluate_arrays(q, g, task, "vigor", percent_convention="floor")  # FRGeo on VIGOR: floor R@1% and hit
     assert floor == pytest.approx({**out, "R@1%": 75.0})
-    with pytest.raises(ValueError, match="convention"):
+    with pytest.raises(UnknownNameError, match="unknown --percent-convention ceil"):
         evaluate_arrays(q, g, task, "vigor", percent_convention="ceil")
 
 
@@ -144,7 +146,7 @@ def test_arrays_errors():
     bad[0, 0] = np.nan
     with pytest.raises(XgeoError, match="query features contain NaN"):
         evaluate_arrays(bad, g, task, "crossview")
-    with pytest.raises(ValueError, match="unknown protocol"):
+    with pytest.raises(UnknownNameError, match="unknown --protocol cvusa"):
         evaluate_arrays(q, g, task, "cvusa")
 
 
@@ -152,7 +154,8 @@ def test_torch_tensors_are_accepted():
     torch = pytest.importorskip("torch")
     q, g, task = crossview_problem()
     expected = evaluate_arrays(q, g, task, "crossview")
-    assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview", engine="torch") == expected
+    opts = SearchOptions(engine="torch")
+    assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview", options=opts) == expected
     assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview") == expected
 
 
@@ -173,7 +176,7 @@ def test_files_equal_arrays(tmp_path, protocol, problem):
     q, g, task = problem()
     qp, gp = write_pair(tmp_path, q, g, task)
     expected = evaluate_arrays(q, g, task, protocol)
-    assert evaluate_files(qp, gp, protocol, query_chunk=2, gallery_chunk=3) == expected
+    assert evaluate_files(qp, gp, protocol, options=SearchOptions(query_chunk=2, gallery_chunk=3)) == expected
 
 
 def test_files_equal_arrays_random_vigor(tmp_path):
@@ -187,8 +190,8 @@ def test_files_equal_arrays_random_vigor(tmp_path):
     qp, gp = write_pair(tmp_path, q, g, task)
     expected = evaluate_arrays(q, g, task, "vigor")
     assert expected["hit"] >= expected["R@1"]
-    assert evaluate_files(qp, gp, "vigor", query_chunk=7, gallery_chunk=9) == expected
-    floor = evaluate_files(qp, gp, "vigor", percent_convention="floor", query_chunk=7)
+    assert evaluate_files(qp, gp, "vigor", options=SearchOptions(query_chunk=7, gallery_chunk=9)) == expected
+    floor = evaluate_files(qp, gp, "vigor", percent_convention="floor", options=SearchOptions(query_chunk=7))
     assert floor == evaluate_arrays(q, g, task, "vigor", percent_convention="floor")
 
 
@@ -289,4 +292,4 @@ def test_cli_help_lists_the_protocols(capsys):
 
 def test_every_protocol_is_documented():
     assert set(PROTOCOLS) == {"crossview", "vigor", "university1652", "text-image", "sn6"}
-    assert all(p.description for p in PROTOCOLS.values())
+    assert all(p.description for _, p in PROTOCOLS.items())

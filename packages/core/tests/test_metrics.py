@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from xgeo.core import metrics as M
+from xgeo.core.registry import UnknownNameError
 
 
 def test_recall_at_k_counts_missing_positives_as_misses():
@@ -43,7 +44,7 @@ def test_percent_k_python_round_and_float_convention():
     assert M.percent_k(350, "round") == 5  # round(3.5) == 4
     assert M.percent_k(8800, "float") == 88 and M.percent_k(8884, "float") == 89
     assert M.percent_k(8800, "floor+1") == 89  # floor+1 and float differ only when 100 divides M
-    with pytest.raises(ValueError, match="convention"):
+    with pytest.raises(UnknownNameError, match="convention"):
         M.percent_k(100, "ceil")
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from xgeo.core.retrieval import NonFiniteFeaturesError, Ranking, Searcher, rank_positives, search
+from xgeo.core.errors import XgeoError
+from xgeo.core.retrieval import NonFiniteFeaturesError, Ranking, Searcher, SearchOptions, rank_positives, search
 from xgeo.core.task import RetrievalTask
 
 ENGINES = ["numpy", "torch"]
@@ -64,7 +65,8 @@ def test_chunked_equals_brute_force(problem, engine, similarity):
     masked = np.where(g_labels[None, :] == -1, -np.inf, scores)
     top = np.argsort(-masked, axis=1, kind="stable")[:, :6]
     for qc, gc in CHUNKS:
-        r = rank_positives(q, g, task, similarity=similarity, k=6, query_chunk=qc, gallery_chunk=gc, engine=engine)
+        opts = SearchOptions(query_chunk=qc, gallery_chunk=gc, engine=engine)
+        r = rank_positives(q, g, task, similarity=similarity, k=6, options=opts)
         np.testing.assert_array_equal(r.first_rank, first)
         for i in range(len(q)):
             got = r.positive_positions[r.positive_indptr[i] : r.positive_indptr[i + 1]]
@@ -79,7 +81,7 @@ def test_search_matches_full_sort_and_float64(problem):
     scores = brute_scores(q, g, "cosine")
     expected = np.argsort(-scores, axis=1, kind="stable")[:, :4]
     for dtype in ("float32", "float64"):
-        vals, idx = search(q, g, k=4, query_chunk=5, gallery_chunk=8, dtype=dtype)
+        vals, idx = search(q, g, k=4, options=SearchOptions(query_chunk=5, gallery_chunk=8, dtype=dtype))
         np.testing.assert_array_equal(idx, expected)
         assert vals.dtype == np.dtype(dtype)
         assert np.all(np.diff(vals, axis=1) <= 0)
@@ -97,10 +99,12 @@ def test_exact_ties_are_not_counted_and_junk_is_removed(engine):
     # query 1: positive g3 (score 1); g1 (5), g4 (3) above, g5 ties -> rank 2; with g4 junk -> rank 1
     relation = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0]], dtype=bool))
     for qc, gc in [(1, 1), (2, 6), (1, 4), (2, 3)]:
-        r = rank_positives(q, g, relation, similarity="dot", query_chunk=qc, gallery_chunk=gc, engine=engine)
+        opts = SearchOptions(query_chunk=qc, gallery_chunk=gc, engine=engine)
+        r = rank_positives(q, g, relation, similarity="dot", options=opts)
         assert r.first_rank.tolist() == [2, 2]
         junk = np.array([0, 0, 0, 0, 1, 0], dtype=bool)
-        r = rank_positives(q, g, relation, junk=junk, similarity="dot", query_chunk=qc, gallery_chunk=gc, engine=engine)
+        opts = SearchOptions(query_chunk=qc, gallery_chunk=gc, engine=engine)
+        r = rank_positives(q, g, relation, junk=junk, similarity="dot", options=opts)
         assert r.first_rank.tolist() == [1, 1]
         assert r.num_ranked == 5
 
@@ -112,7 +116,7 @@ def test_tied_positives_take_consecutive_positions(engine):
     g = np.array([[2, 0], [1, 0], [1, 7], [1, 1], [0, 1], [1, 2]], dtype=np.float32)
     relation = sp.csr_matrix(np.array([[0, 1, 1, 0, 1, 0]], dtype=bool))
     for gc in (1, 2, 4, 6):
-        r = rank_positives(q, g, relation, similarity="dot", gallery_chunk=gc, engine=engine)
+        r = rank_positives(q, g, relation, similarity="dot", options=SearchOptions(gallery_chunk=gc, engine=engine))
         # one negative strictly above the tied pair -> positions 1, 2; g4 has 1 + 2 negatives above and 2 positives
         assert r.positive_positions.tolist() == [1, 2, 5]
         assert r.first_rank.tolist() == [1]
@@ -135,7 +139,7 @@ def test_positive_scores_come_from_the_blocks(engine):
     for similarity in ("cosine", "dot", "neg_sq_l2"):
         expected = brute_positions(brute_scores(q, base, similarity), one.query_labels, one.gallery_labels)[0]
         for qc, gc in [(7, 13), (60, 120), (16, 50), (3, 7)]:
-            kwargs = dict(similarity=similarity, query_chunk=qc, gallery_chunk=gc, engine=engine)
+            kwargs = dict(similarity=similarity, options=SearchOptions(query_chunk=qc, gallery_chunk=gc, engine=engine))
             r = rank_positives(q, g, first_copy, **kwargs)
             # the positive's copy ties (not counted); every other negative is counted twice
             np.testing.assert_array_equal(r.first_rank, 2 * expected)
@@ -159,7 +163,8 @@ def test_duplicated_gallery_rows_tie_exactly(engine):
         masked = np.where(g_labels[None, :] == -1, -np.inf, scores)
         top = np.argsort(-masked, axis=1, kind="stable")[:, :7]
         for qc, gc in [(5, 7), (23, 40), (1, 3)]:
-            r = rank_positives(q, g, task, similarity=similarity, k=7, query_chunk=qc, gallery_chunk=gc, engine=engine)
+            opts = SearchOptions(query_chunk=qc, gallery_chunk=gc, engine=engine)
+            r = rank_positives(q, g, task, similarity=similarity, k=7, options=opts)
             np.testing.assert_array_equal(r.first_rank, first)
             assert r.positive_positions.tolist() == [p for row in positions for p in row]
             np.testing.assert_array_equal(r.topk_indices, top)
@@ -173,7 +178,7 @@ def test_collapsed_features_rank_every_positive_first(engine):
     g = np.tile(rng.standard_normal((1, 16)).astype(np.float32), (30, 1))
     labels = np.arange(30) % 6
     task = RetrievalTask.from_labels(range(6), range(30), np.arange(6), labels)
-    r = rank_positives(q, g, task, k=3, gallery_chunk=7, engine=engine)
+    r = rank_positives(q, g, task, k=3, options=SearchOptions(gallery_chunk=7, engine=engine))
     assert r.first_rank.tolist() == [0] * 6
     assert r.positive_positions.reshape(6, 5).tolist() == [[0, 1, 2, 3, 4]] * 6
     assert r.topk_indices.tolist() == [[0, 1, 2]] * 6
@@ -184,9 +189,9 @@ def test_semi_positives_and_hit():
     g = np.array([[0.5, 0], [0.9, 0], [0.7, 0], [0.8, 0], [0.1, 0]], dtype=np.float32)
     relation = sp.csr_matrix(np.array([[0, 0, 1, 0, 0]], dtype=bool))
     # positive g2 (0.7); above it g1 (0.9) and g3 (0.8)
-    r = rank_positives(q, g, relation, semi=np.array([[1, 3, -1]]), similarity="dot", gallery_chunk=2)
+    r = rank_positives(q, g, relation, semi=np.array([[1, 3, -1]]), similarity="dot", options=SearchOptions(gallery_chunk=2))
     assert r.first_rank.tolist() == [2] and r.rank_without_semi.tolist() == [0]
-    r = rank_positives(q, g, relation, semi=np.array([[1, 0, 4]]), similarity="dot", gallery_chunk=2)
+    r = rank_positives(q, g, relation, semi=np.array([[1, 0, 4]]), similarity="dot", options=SearchOptions(gallery_chunk=2))
     assert r.rank_without_semi.tolist() == [1]  # g3 is not a semi-positive
 
 
@@ -203,8 +208,8 @@ def test_task_with_semi_positives_and_no_positive_query():
 def test_small_cache_splits_query_chunks_without_changing_results(problem):
     q, g, q_labels, g_labels = problem
     task = RetrievalTask.from_labels(range(len(q)), range(len(g)), q_labels, g_labels)
-    full = rank_positives(q, g, task, k=3, gallery_chunk=4)
-    tiny = rank_positives(q, g, task, k=3, gallery_chunk=4, cache_bytes=64)
+    full = rank_positives(q, g, task, k=3, options=SearchOptions(gallery_chunk=4))
+    tiny = rank_positives(q, g, task, k=3, options=SearchOptions(gallery_chunk=4, cache_bytes=64))
     np.testing.assert_array_equal(full.first_rank, tiny.first_rank)
     np.testing.assert_array_equal(full.positive_positions, tiny.positive_positions)
     np.testing.assert_array_equal(full.topk_indices, tiny.topk_indices)
@@ -215,11 +220,11 @@ def test_topk_ties_go_to_the_lower_index():
     g = np.array([[1], [3], [2], [3], [3], [1]], dtype=np.float32)
     for engine in ENGINES:
         for gc in (1, 2, 6):
-            vals, idx = search(q, g, k=3, similarity="dot", gallery_chunk=gc, engine=engine)
+            vals, idx = search(q, g, k=3, similarity="dot", options=SearchOptions(gallery_chunk=gc, engine=engine))
             assert idx.tolist() == [[1, 3, 4], [1, 3, 4]]
-            vals, idx = search(q, g, k=1, similarity="dot", gallery_chunk=gc, engine=engine)
+            vals, idx = search(q, g, k=1, similarity="dot", options=SearchOptions(gallery_chunk=gc, engine=engine))
             assert idx.tolist() == [[1], [1]]
-            vals, idx = search(q, g, k=5, similarity="dot", gallery_chunk=gc, engine=engine)
+            vals, idx = search(q, g, k=5, similarity="dot", options=SearchOptions(gallery_chunk=gc, engine=engine))
             assert idx[0].tolist() == [1, 3, 4, 2, 0]
 
 
@@ -227,7 +232,7 @@ def test_streaming_batches_concatenate(problem):
     q, g, q_labels, g_labels = problem
     task = RetrievalTask.from_labels(range(len(q)), range(len(g)), q_labels, g_labels)
     whole = rank_positives(q, g, task, k=2)
-    searcher = Searcher(g, junk=task.junk_mask, query_chunk=4, gallery_chunk=10)
+    searcher = Searcher(g, junk=task.junk_mask, options=SearchOptions(query_chunk=4, gallery_chunk=10))
     rel = task.relation()
     parts = [searcher.rank(q[a : a + 9], rel[a : a + 9], k=2) for a in range(0, len(q), 9)]
     joined = Ranking.concatenate(parts)
@@ -240,7 +245,7 @@ def test_streaming_batches_concatenate(problem):
 def test_torch_tensors_and_bad_inputs(problem):
     torch = pytest.importorskip("torch")
     q, g, _, _ = problem
-    a = search(torch.from_numpy(q), torch.from_numpy(g), k=3, engine="torch")[1]
+    a = search(torch.from_numpy(q), torch.from_numpy(g), k=3, options=SearchOptions(engine="torch"))[1]
     b = search(q, g, k=3)[1]
     np.testing.assert_array_equal(a, b)
     bad = q.copy()
@@ -249,5 +254,9 @@ def test_torch_tensors_and_bad_inputs(problem):
         search(bad, g, k=1)
     with pytest.raises(ValueError, match="similarity"):
         search(q, g, k=1, similarity="euclid")
-    with pytest.raises(ValueError, match="CPU only"):
-        search(q, g, k=1, device="cuda", engine="numpy")
+    if torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CPU only"):
+            search(q, g, k=1, options=SearchOptions(device="cuda", engine="numpy"))
+    else:  # an unusable device is refused when the options are made
+        with pytest.raises(XgeoError, match="device"):
+            SearchOptions(device="cuda", engine="numpy")

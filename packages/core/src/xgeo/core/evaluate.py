@@ -29,14 +29,8 @@ from typing import Any, ClassVar
 from xgeo.core import metrics as M
 from xgeo.core.errors import XgeoError
 from xgeo.core.features import FeatureFile
-from xgeo.core.retrieval import (
-    DEFAULT_CACHE_BYTES,
-    DEFAULT_GALLERY_CHUNK,
-    DEFAULT_QUERY_CHUNK,
-    NonFiniteFeaturesError,
-    Ranking,
-    Searcher,
-)
+from xgeo.core.registry import Registry
+from xgeo.core.retrieval import NonFiniteFeaturesError, Ranking, Searcher, SearchOptions
 from xgeo.core.task import RetrievalTask
 
 
@@ -161,42 +155,41 @@ class Protocol:
 
 
 #: protocol name -> Protocol
-PROTOCOLS: dict[str, Protocol] = {
-    "crossview": Protocol(
+PROTOCOLS: Registry[Protocol] = Registry("protocol", "--protocol")
+for _proto in (
+    Protocol(
         "crossview", "CVUSA/CVACT ground-to-aerial: R@1/5/10, R@1% (K = floor(M/100))", "cosine",
         (Recall((1, 5, 10)), RecallPercent(convention="floor")),
     ),
-    "vigor": Protocol(
+    Protocol(
         "vigor", "VIGOR: R@1/5/10, R@1% (K = floor(0.01 M) + 1), hit rate", "cosine",
         (Recall((1, 5, 10)), RecallPercent(convention="floor+1"), HitRate()),
     ),
-    "university1652": Protocol(
+    Protocol(
         "university1652", "University-1652 / PLCD: R@1/5/10, R@1% = CMC[round(0.01 M)], trapezoid mAP", "cosine",
         (Recall((1, 5, 10)), RecallPercent(convention="round"), MeanAP()),
     ),
-    "text-image": Protocol(
+    Protocol(
         "text-image", "RSITMD/RSICD: image->text and text->image R@1/5/10, rsum, mR", "cosine",
         (Recall((1, 5, 10)),), directions=(Direction("i2t_"), Direction("t2i_", transpose=True)),
         summary=_text_image_summary,
     ),
-    "sn6": Protocol(
+    Protocol(
         "sn6", "SN6 SAR-to-optical (CMPC): -||q-g||^2, R@1/5/10/20, MRR, metre accuracy", "neg_sq_l2",
         (Recall((1, 5, 10, 20)), MRR(), MetreAccuracy()), thresholds=(50.0, 100.0, 150.0, 200.0),
     ),
-}
+):
+    PROTOCOLS.register(_proto.name, _proto)
 
 
 def get_protocol(name: str, percent_convention: str | None = None) -> Protocol:
     """The protocol called ``name``, its R@1% convention optionally replaced (e.g. FRGeo's
-    ``"floor"`` on VIGOR, alongside the hit rate)."""
-    try:
-        proto = PROTOCOLS[name]
-    except KeyError:
-        raise ValueError(f"unknown protocol {name!r}; choose from {sorted(PROTOCOLS)}") from None
+    ``"floor"`` on VIGOR, alongside the hit rate). Unknown names are one-line
+    :class:`~xgeo.core.registry.UnknownNameError` lines."""
+    proto = PROTOCOLS.get(name)
     if percent_convention is None:
         return proto
-    if percent_convention not in M.PERCENT_CONVENTIONS:
-        raise ValueError(f"unknown R@1% convention {percent_convention!r}; choose from {sorted(M.PERCENT_CONVENTIONS)}")
+    M.PERCENT_CONVENTIONS.get(percent_convention)
     metrics = tuple(RecallPercent(percent_convention) if isinstance(m, RecallPercent) else m for m in proto.metrics)
     return dataclasses.replace(proto, metrics=metrics)
 
@@ -227,15 +220,11 @@ def evaluate_arrays(
     *,
     percent_convention: str | None = None,
     normalized: bool = False,
-    device: str | None = None,
-    engine: str = "auto",
-    query_chunk: int = DEFAULT_QUERY_CHUNK,
-    gallery_chunk: int = DEFAULT_GALLERY_CHUNK,
-    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    options: SearchOptions | None = None,
 ) -> dict[str, float]:
     """Metrics of ``protocol`` for query/gallery features (arrays or tensors, CPU or CUDA) of
     ``task``. ``normalized``: the features are already L2-normalised (cosine protocols);
-    ``percent_convention`` overrides the protocol's R@1% convention."""
+    ``percent_convention`` overrides the protocol's R@1% convention; ``options``: how to search."""
     proto = get_protocol(protocol, percent_convention)
     if proto.needs_semi and task.query_semi_labels is None:
         raise XgeoError(None, f"the {proto.name} protocol needs semi-positives",
@@ -243,14 +232,16 @@ def evaluate_arrays(
     if proto.needs_locations and (task.query_locations is None or task.gallery_locations is None):
         raise XgeoError(None, f"the {proto.name} protocol needs query and gallery locations",
                         "build the task with query_locations, gallery_locations and crs")
+    for side, feats in (("query", query_features), ("gallery", gallery_features)):
+        if len(feats) == 0:
+            raise XgeoError(None, f"the {side} features have no rows", f"embed at least one {side} entry")
     sides = {False: (query_features, gallery_features), True: (gallery_features, query_features)}
     out: dict[str, float] = {}
     for direction in proto.directions:
         t = _oriented(task, direction)
         q, g = sides[direction.transpose]
         try:
-            searcher = Searcher(g, proto.similarity, normalized=normalized, junk=t.junk_mask, query_chunk=query_chunk,
-                                gallery_chunk=gallery_chunk, cache_bytes=cache_bytes, device=device, engine=engine)
+            searcher = Searcher(g, proto.similarity, normalized=normalized, junk=t.junk_mask, options=options)
             semi = t.semi_positive_gallery_indices() if proto.needs_semi else None
             ranking = searcher.rank(q, t.relation(), semi, k=proto.k, normalized=normalized)
         except NonFiniteFeaturesError as err:
@@ -293,34 +284,30 @@ def evaluate_files(
     thresholds: Sequence[float] | None = None,
     *,
     percent_convention: str | None = None,
-    device: str | None = None,
-    engine: str = "auto",
-    query_chunk: int = DEFAULT_QUERY_CHUNK,
-    gallery_chunk: int = DEFAULT_GALLERY_CHUNK,
-    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    options: SearchOptions | None = None,
 ) -> dict[str, float]:
-    """Metrics of ``protocol`` from two feature files; the query side is streamed in chunks of
-    ``query_chunk`` rows and scores exist only one block at a time."""
+    """Metrics of ``protocol`` from two feature files. Both sides are streamed: the queries in
+    batches of ``Searcher.query_block_rows``, the gallery chunk by chunk on every pass, so memory
+    stays bounded whatever the sizes (``options.cache_bytes`` plus a few blocks)."""
     proto = get_protocol(protocol, percent_convention)
     out: dict[str, float] = {}
     with FeatureFile(query_h5) as qf, FeatureFile(gallery_h5) as gf:
+        for f, side in ((qf, "query"), (gf, "gallery")):
+            if len(f) == 0:
+                raise XgeoError(f.path, "the feature file has no rows", f"embed at least one {side} entry")
         task = _task_from_files(proto, qf, gf)
         files = {False: (qf, gf), True: (gf, qf)}
         for direction in proto.directions:
             t = _oriented(task, direction)
             q_file, g_file = files[direction.transpose]
-            searcher = Searcher(g_file.read_features(), proto.similarity, normalized=g_file.normalized, junk=t.junk_mask,
-                                query_chunk=query_chunk, gallery_chunk=gallery_chunk, cache_bytes=cache_bytes,
-                                device=device, engine=engine)
+            searcher = Searcher(g_file, proto.similarity, normalized=g_file.normalized, junk=t.junk_mask, options=options)
             positives = t.relation()
             semi = t.semi_positive_gallery_indices() if proto.needs_semi else None
             parts = [
                 searcher.rank(block, positives[a : a + len(block)], None if semi is None else semi[a : a + len(block)],
-                              k=proto.k, normalized=q_file.normalized)
-                for a, block in q_file.chunks(query_chunk)
+                              k=proto.k, normalized=q_file.normalized, inplace=True)
+                for a, block in q_file.chunks(searcher.query_block_rows)
             ]
-            if not parts:
-                raise XgeoError(q_file.path, "the feature file has no rows", "embed at least one query")
             _score(proto, direction, Ranking.concatenate(parts), t, _thresholds(proto, thresholds), out)
     if proto.summary is not None:
         out.update(proto.summary(out))

@@ -356,15 +356,19 @@ class FeatureFile:
         if rows < 1:
             raise ValueError("rows must be positive")
         for start in range(0, len(self), rows):
-            block = np.asarray(self._read("features", slice(start, start + rows)), dtype=np.float32)
-            finite = np.isfinite(block)
-            if not finite.all():
-                bad = start + int(np.flatnonzero(~finite.all(axis=1))[0])
-                raise XgeoError(
-                    self.path, f"features contain NaN or inf (row {bad})",
-                    "the model diverged or the export failed; re-embed and re-export the features",
-                )
-            yield start, block
+            yield start, self.read_rows(start, start + rows)
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """``features[start:stop]`` as a new float32 array, rejecting NaN/inf rows."""
+        block = np.asarray(self._read("features", slice(start, stop)), dtype=np.float32)
+        finite = np.isfinite(block)
+        if not finite.all():
+            bad = start + int(np.flatnonzero(~finite.all(axis=1))[0])
+            raise XgeoError(
+                self.path, f"features contain NaN or inf (row {bad})",
+                "the model diverged or the export failed; re-embed and re-export the features",
+            )
+        return block
 
     def read_features(self, rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
         """All features ``[N, D]`` float32, read chunk by chunk."""

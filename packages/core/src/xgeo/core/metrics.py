@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from xgeo.core.registry import Registry
+
 #: Mean Earth radius used for great-circle distances (VIGOR's value), metres.
 EARTH_RADIUS_M = 6_371_004.0
 
@@ -49,26 +51,22 @@ def recall_at_k(ranks: Sequence[int] | np.ndarray, k: int) -> float:
 
 
 #: R@1% conventions: gallery size M -> K such that R@1% = R@K.
-PERCENT_CONVENTIONS: dict[str, Callable[[int], int]] = {
-    # K = floor(M / 100): TransGeo, FRGeo, Sample4Geo
-    "floor": lambda m: m // 100,
-    # K = floor(0.01 M) + 1: SAFA / OriCNN Python validate, VIGOR validate_top
-    "floor+1": lambda m: m // 100 + 1,
-    # CMC at 0-based index round(0.01 M) (Python round), i.e. K = round(0.01 M) + 1:
-    # University-1652 evaluate_gpu.py, PLCD evaluate_h5.py
-    "round": lambda m: round(m * 0.01) + 1,
-    # rank < 0.01 M, i.e. K = ceil(M / 100): LightCNN mutual_topk_acc
-    "float": lambda m: -(-m // 100),
-}
+PERCENT_CONVENTIONS: Registry[Callable[[int], int]] = Registry("R@1% convention", "--percent-convention")
+# K = floor(M / 100): TransGeo, FRGeo, Sample4Geo
+PERCENT_CONVENTIONS.register("floor", lambda m: m // 100)
+# K = floor(0.01 M) + 1: SAFA / OriCNN Python validate, VIGOR validate_top
+PERCENT_CONVENTIONS.register("floor+1", lambda m: m // 100 + 1)
+# CMC at 0-based index round(0.01 M) (Python round), i.e. K = round(0.01 M) + 1:
+# University-1652 evaluate_gpu.py, PLCD evaluate_h5.py
+PERCENT_CONVENTIONS.register("round", lambda m: round(m * 0.01) + 1)
+# rank < 0.01 M, i.e. K = ceil(M / 100): LightCNN mutual_topk_acc
+PERCENT_CONVENTIONS.register("float", lambda m: -(-m // 100))
 
 
 def percent_k(num_gallery: int, convention: str = "floor") -> int:
-    """The K of R@1% for a gallery of ``num_gallery`` entries under ``convention``."""
-    try:
-        rule = PERCENT_CONVENTIONS[convention]
-    except KeyError:
-        raise ValueError(f"unknown R@1% convention {convention!r}; choose from {sorted(PERCENT_CONVENTIONS)}") from None
-    return int(rule(int(num_gallery)))
+    """The K of R@1% for a gallery of ``num_gallery`` entries under ``convention`` (an unknown
+    name is a one-line :class:`~xgeo.core.registry.UnknownNameError`)."""
+    return int(PERCENT_CONVENTIONS.get(convention)(int(num_gallery)))
 
 
 def recall_at_percent(ranks: Sequence[int] | np.ndarray, num_gallery: int, convention: str = "floor") -> float:

@@ -48,3 +48,8 @@ def test_demo_workdir_must_be_a_folder(tmp_path):
     target.write_text("keep me")
     assert_one_line_error(run_xgeo("demo", "--workdir", str(target)), str(target), "--workdir")
     assert target.read_text() == "keep me"
+
+
+def test_evaluate_thresholds_must_be_positive_metres():
+    assert_one_line_error(run_xgeo("evaluate", "--query", "q.h5", "--gallery", "g.h5", "--protocol", "sn6", "--thresholds", "nan"),
+                          "--thresholds", "'nan'")

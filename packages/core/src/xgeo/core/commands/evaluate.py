@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--percent-convention", choices=sorted(PERCENT_CONVENTIONS), default=None,
                         help="override the protocol's R@1 percent convention (e.g. floor for FRGeo on VIGOR)")
     parser.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
-    parser.add_argument("--thresholds", type=float, nargs="+", metavar="M",
+    parser.add_argument("--thresholds", type=arg_type(float, positive), nargs="+", metavar="M",
                         help="metre thresholds for metre-level accuracy (sn6 default: 50 100 150 200)")
     parser.add_argument("--device", type=arg_type(str, device), default=None, help="cpu (default) or cuda[:i]")
     parser.add_argument("--engine", choices=["auto", *ENGINES.names()], default="auto",

@@ -51,5 +51,5 @@ def test_demo_workdir_must_be_a_folder(tmp_path):
 
 
 def test_evaluate_thresholds_must_be_positive_metres():
-    assert_one_line_error(run_xgeo("evaluate", "--query", "q.h5", "--gallery", "g.h5", "--protocol", "sn6", "--thresholds", "nan"),
-                          "--thresholds", "'nan'")
+    proc = run_xgeo("evaluate", "--query", "q.h5", "--gallery", "g.h5", "--protocol", "sn6", "--thresholds", "nan")
+    assert_one_line_error(proc, "--thresholds", "'nan'")

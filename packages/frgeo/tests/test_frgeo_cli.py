@@ -185,20 +185,8 @@ def test_presets_ship_and_flags_override_only_when_given():
 
 def test_original_distributed_flags_map_onto_torchrun(monkeypatch, capsys):
     # The mapping itself is core's (packages/core/tests/test_train_launch.py); here: frgeo-train's wiring.
-    argv = [
-        "--lr",
-        "0.0001",
-        "--dist-url",
-        "tcp://localhost:8080",
-        "--multiprocessing-distributed",
-        "--world-size",
-        "1",
-        "--rank",
-        "0",
-        "--dataset",
-        "cvusa",
-        "--dist-backend=nccl",
-    ]
+    argv = "--lr 0.0001 --dist-url tcp://localhost:8080 --multiprocessing-distributed --world-size 1 --rank 0".split()
+    argv += ["--dataset", "cvusa", "--dist-backend=nccl"]
     opts = parse(argv).run
     flags = DistFlags.from_args(opts)
     assert flags == DistFlags("tcp://localhost:8080", 1, 0, True) and opts.dist_backend == "nccl"

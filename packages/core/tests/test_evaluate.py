@@ -293,3 +293,95 @@ def test_cli_help_lists_the_protocols(capsys):
 def test_every_protocol_is_documented():
     assert set(PROTOCOLS) == {"crossview", "vigor", "university1652", "text-image", "sn6"}
     assert all(p.description for _, p in PROTOCOLS.items())
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def cli_error(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("flag, value", [("--query-chunk", "0"), ("--gallery-chunk", "0"), ("--query-chunk", "-3"),
+                                         ("--device", "tpu"), ("--device", "cuda:99")])
+def test_cli_refuses_bad_search_options(tmp_path, capsys, flag, value):
+    q, g, task = crossview_problem()
+    qp, gp = write_pair(tmp_path, q, g, task)
+    err = cli_error(["evaluate", "--query", str(qp), "--gallery", str(gp), "--protocol", "crossview", flag, value], capsys)
+    assert flag in err and value in err
+
+
+def unwritable(tmp_path, kind):
+    if kind == "directory":
+        return tmp_path
+    if kind == "read-only folder":
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder / "m.json"
+    path = tmp_path / "m.json"
+    path.write_text("{}")
+    path.chmod(0o400)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["directory", "read-only folder", "read-only file"])
+def test_cli_checks_json_before_reading_features(tmp_path, capsys, kind):
+    import os
+
+    if kind != "directory" and os.geteuid() == 0:
+        pytest.skip("root may write anywhere")
+    qp, gp, _ = broken_files(tmp_path, "nan")  # reading the features would fail with another message
+    out = unwritable(tmp_path, kind)
+    err = cli_error(["evaluate", "--query", str(qp), "--gallery", str(gp), "--protocol", "crossview", "--json", str(out)],
+                    capsys)
+    assert err.count("\n") == 1 and "--json" in err and "NaN" not in err
+
+
+@pytest.mark.parametrize("side", ["query", "gallery"])
+def test_empty_feature_files_are_refused(tmp_path, capsys, side):
+    q, g, task = crossview_problem()
+    qp, gp = write_pair(tmp_path, q, g, task)
+    empty = tmp_path / "empty.h5"
+    write_features(empty, FeatureSet(np.zeros((0, q.shape[1]), dtype=np.float32), [], []))
+    args = {"query": qp, "gallery": gp, side: empty}
+    err = cli_error(["evaluate", "--query", str(args["query"]), "--gallery", str(args["gallery"]),
+                     "--protocol", "crossview"], capsys)
+    assert err.startswith(f"error: {empty}: ") and "no rows" in err and err.count("\n") == 1
+    with pytest.raises(XgeoError, match=f"{side} features have no rows"):
+        evaluate_arrays(q[:0] if side == "query" else q, g[:0] if side == "gallery" else g, task, "crossview")
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_gallery_arrays_and_files_are_refused(tmp_path, capsys, value):
+    q, g, task = crossview_problem()
+    bad = g.copy()
+    bad[5, 5] = value
+    with pytest.raises(XgeoError, match="gallery features contain NaN or inf"):
+        evaluate_arrays(q, bad, task, "crossview")
+    with pytest.raises(XgeoError, match="query features contain NaN or inf"):  # the query side, for contrast
+        evaluate_arrays(bad[:6], g[:6], RetrievalTask.one_to_one(ids(6, "q"), ids(6, "g")), "crossview")
+    qp, gp = write_pair(tmp_path, q, g, task)
+    with h5py.File(gp, "a") as f:  # the writer refuses NaN: break the file afterwards
+        f["features"][5, 5] = value
+    err = cli_error(["evaluate", "--query", str(qp), "--gallery", str(gp), "--protocol", "crossview"], capsys)
+    assert err.startswith(f"error: {gp}: ") and "NaN or inf (row 5)" in err
+
+
+def test_streamed_files_equal_arrays_with_duplicates_and_tiny_chunks(tmp_path):
+    rng = np.random.default_rng(2)
+    n, m, d = 30, 50, 6
+    g = rng.integers(-2, 3, (m, d)).astype(np.float32)
+    g[np.all(g == 0, axis=1)] = 1
+    g[35:45] = g[rng.integers(0, 10, 10)]  # copies in other chunks
+    positive = rng.permutation(m)[:n]
+    q = g[positive] + rng.integers(-1, 2, (n, d)).astype(np.float32)
+    q[np.all(q == 0, axis=1)] = 1
+    semi = np.stack([(positive + 1) % m, (positive + 36) % m, np.full(n, -1)], 1)
+    task = RetrievalTask.with_semi_positives(ids(n, "q"), ids(m, "g"), positive, semi)
+    qp, gp = write_pair(tmp_path, q, g, task)
+    for opts in (SearchOptions(query_chunk=1, gallery_chunk=1), SearchOptions(query_chunk=4, gallery_chunk=7, cache_bytes=300)):
+        assert evaluate_files(qp, gp, "vigor", options=opts) == evaluate_arrays(q, g, task, "vigor", options=opts)

@@ -7,6 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from xgeo.core.errors import XgeoError
+from xgeo.core.features import FeatureFile, FeatureSet, write_features
+from xgeo.core.registry import UnknownNameError
 from xgeo.core.retrieval import NonFiniteFeaturesError, Ranking, Searcher, SearchOptions, rank_positives, search
 from xgeo.core.task import RetrievalTask
 
@@ -260,3 +262,139 @@ def test_torch_tensors_and_bad_inputs(problem):
     else:  # an unusable device is refused when the options are made
         with pytest.raises(XgeoError, match="device"):
             SearchOptions(device="cuda", engine="numpy")
+
+
+# ------------------------------------------------------------------------------------------ options
+def test_search_options_defaults_are_frozen_and_checked():
+    opts = SearchOptions()
+    assert (opts.query_chunk, opts.gallery_chunk, opts.engine, opts.dtype, opts.device) == (1024, 4096, "auto", "float32", None)
+    with pytest.raises(AttributeError):
+        opts.query_chunk = 3
+    for bad in (dict(query_chunk=0), dict(gallery_chunk=-1), dict(cache_bytes=0), dict(dtype="float16"),
+                dict(query_chunk=2.5)):
+        with pytest.raises(XgeoError):
+            SearchOptions(**bad)
+
+
+def test_options_change_how_not_what(problem):
+    q, g, q_labels, g_labels = problem
+    task = RetrievalTask.from_labels(range(len(q)), range(len(g)), q_labels, g_labels)
+    base = rank_positives(q, g, task, k=4)
+    other = rank_positives(q, g, task, k=4, options=SearchOptions(query_chunk=3, gallery_chunk=5, dtype="float64"))
+    np.testing.assert_array_equal(base.first_rank, other.first_rank)
+    np.testing.assert_array_equal(base.topk_indices, other.topk_indices)
+    assert other.topk_scores.dtype == np.float64 and base.topk_scores.dtype == np.float32
+
+
+def test_unknown_engine_is_a_registry_error(problem):
+    q, g, _, _ = problem
+    with pytest.raises(UnknownNameError, match="unknown --engine jax"):
+        search(q, g, k=1, options=SearchOptions(engine="jax"))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_gallery_is_rejected(problem, value):
+    q, g, _, _ = problem
+    bad = g.copy()
+    bad[7, 1] = value
+    with pytest.raises(NonFiniteFeaturesError) as err:
+        search(q, bad, k=1)
+    assert err.value.side == "gallery"
+
+
+def test_empty_gallery_is_rejected(problem):
+    q, g, _, _ = problem
+    with pytest.raises(ValueError, match="no rows"):
+        search(q, g[:0], k=1)
+
+
+# ------------------------------------------------------------------------------------------ streaming
+def streaming_problem():
+    """Duplicate rows far apart (other chunks for any small chunk size), exact integer ties, junk."""
+    rng = np.random.default_rng(7)
+    n, m, d = 19, 45, 5
+    g = rng.integers(-2, 3, (m, d)).astype(np.float32)  # small integers: many exact ties
+    g[30:40] = g[rng.integers(0, 12, 10)]  # copies of early rows
+    g[np.all(g == 0, axis=1)] = 1
+    q = rng.integers(-2, 3, (n, d)).astype(np.float32)
+    q[np.all(q == 0, axis=1)] = 1
+    q_labels = rng.integers(0, 6, n)
+    g_labels = rng.integers(-1, 6, m)
+    semi = rng.integers(-1, m, (n, 3))
+    return q, g, q_labels, g_labels, semi
+
+
+def write_gallery(path, g, g_labels, normalized=False):
+    write_features(path, FeatureSet(g, [f"g{j}" for j in range(len(g))], g_labels, normalized=normalized), chunk_rows=4)
+    return path
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("similarity", ["cosine", "dot", "neg_sq_l2"])
+def test_streamed_gallery_equals_in_memory(tmp_path, engine, similarity):
+    q, g, q_labels, g_labels, semi = streaming_problem()
+    task = RetrievalTask.from_labels(range(len(q)), range(len(g)), q_labels, g_labels)
+    path = write_gallery(tmp_path / "g.h5", g, g_labels)
+    scores = brute_scores(q, g, similarity)
+    first, positions = brute_positions(scores, q_labels, g_labels)
+    for qc, gc, cache in [(1, 1, 1 << 20), (4, 7, 1 << 20), (5, 3, 64), (19, 45, 1 << 20), (2, 8, 200)]:
+        opts = SearchOptions(query_chunk=qc, gallery_chunk=gc, cache_bytes=cache, engine=engine)
+        memory = Searcher(g, similarity, junk=task.junk_mask, options=opts)
+        with FeatureFile(path) as f:
+            streamed = Searcher(f, similarity, junk=task.junk_mask, options=opts)
+            assert streamed.duplicates is not None and memory.duplicates is not None
+            np.testing.assert_array_equal(streamed.duplicates.canonical, memory.duplicates.canonical)
+            a = memory.rank(q, task.relation(), semi, k=6)
+            b = streamed.rank(q, task.relation(), semi, k=6)
+        for name in ("first_rank", "positive_indptr", "positive_positions", "rank_without_semi", "topk_indices"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        np.testing.assert_array_equal(a.topk_scores.view(np.uint32), b.topk_scores.view(np.uint32))
+        if similarity != "cosine":  # integer arithmetic is exact: ties are not counted, copies tie
+            np.testing.assert_array_equal(b.first_rank, first)
+            assert b.positive_positions.tolist() == [p for row in positions for p in row]
+
+
+def test_streamed_gallery_reads_no_more_than_a_chunk(tmp_path, monkeypatch):
+    q, g, q_labels, g_labels, _ = streaming_problem()
+    path = write_gallery(tmp_path / "g.h5", g, g_labels)
+    largest = []
+    original = FeatureFile.read_rows
+
+    def spy(self, start, stop):
+        largest.append(stop - start)
+        return original(self, start, stop)
+
+    monkeypatch.setattr(FeatureFile, "read_rows", spy)
+    with FeatureFile(path) as f:
+        Searcher(f, options=SearchOptions(gallery_chunk=6)).rank(q, k=3)
+    assert largest and max(largest) <= 6
+    monkeypatch.setattr(FeatureFile, "read_features", lambda *a, **k: pytest.fail("whole gallery read"))
+    with FeatureFile(path) as f:
+        Searcher(f, options=SearchOptions(gallery_chunk=6)).rank(q, k=3)
+
+
+def test_near_ties_over_budget_split_the_batch_without_changing_results(monkeypatch):
+    """Small-integer features: every score equal to a positive's is a near-tie (and an exact tie)."""
+    rng = np.random.default_rng(11)
+    g = rng.integers(-1, 2, (60, 4)).astype(np.float32)
+    q = rng.integers(-1, 2, (12, 4)).astype(np.float32)
+    task = RetrievalTask.from_labels(range(12), range(60), np.arange(12) % 5, np.arange(60) % 5)
+    first, positions = brute_positions(brute_scores(q, g, "dot"), task.query_labels, task.gallery_labels)
+    batches = []
+    original = Searcher._rank_batch
+    monkeypatch.setattr(Searcher, "_rank_batch", lambda self, q, *a: batches.append(len(q)) or original(self, q, *a))
+    for cache in (1 << 20, 64):
+        batches.clear()
+        r = rank_positives(q, g, task, similarity="dot", options=SearchOptions(query_chunk=12, gallery_chunk=60,
+                                                                               cache_bytes=cache))
+        np.testing.assert_array_equal(r.first_rank, first)
+        assert r.positive_positions.tolist() == [p for row in positions for p in row]
+        assert (batches == [12]) == (cache > 64)  # the tight budget split the batch
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_every_registered_engine_has_the_interface(name):
+    from xgeo.core.retrieval import ENGINES as REGISTRY
+    from xgeo.core.retrieval import Engine
+
+    assert isinstance(REGISTRY.get(name)("cpu", "float32"), Engine)

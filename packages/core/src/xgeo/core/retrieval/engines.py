@@ -8,7 +8,7 @@ torch serves CUDA and torch tensors.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,6 +26,7 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+@runtime_checkable
 class Engine(Protocol):
     """What the search asks of an engine; arrays are the engine's own (ndarray or tensor)."""
 
@@ -59,9 +60,6 @@ class Engine(Protocol):
 
     def take(self, s: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """``s[rows, cols]`` on the host."""
-
-    def count_greater(self, s: Any, thresholds: np.ndarray, weights: Any = None) -> np.ndarray:
-        """Per row, the (weighted) number of scores strictly above the row's threshold."""
 
     def band(self, s: Any, lower: np.ndarray, upper: np.ndarray, weights: Any = None) -> tuple[np.ndarray, Band]:
         """Per row the (weighted) count of scores above ``upper[r]``, and the entries with

@@ -13,6 +13,7 @@ BLAKE2b digest of their bytes, computed chunk by chunk (so a file needs no secon
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +80,7 @@ class Duplicates:
         return val[keep].reshape(n, k), idx[keep].reshape(n, k)
 
 
-class Gallery:
+class Gallery(ABC):
     """Unique gallery rows in chunks of ``chunk_rows``; subclasses say where the rows come from."""
 
     def __init__(self, engine: Engine, similarity: str, normalized: bool, num_gallery: int, dim: int,
@@ -118,9 +119,9 @@ class Gallery:
         a = chunk * self.chunk_rows
         return a, min(a + self.chunk_rows, self.rows)
 
+    @abstractmethod
     def chunk(self, chunk: int) -> tuple[Any, Any]:
         """Unique rows of ``chunk`` (prepared) and, for ``neg_sq_l2``, their squared norms."""
-        raise NotImplementedError
 
     def _with_sq(self, rows: Any) -> tuple[Any, Any]:
         return rows, (self.engine.sq_norms(rows) if self.similarity == "neg_sq_l2" else None)

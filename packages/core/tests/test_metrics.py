@@ -59,6 +59,23 @@ def test_hit_rate():
     assert M.hit_rate([0, 0, 2, -1]) == 50.0
 
 
+def test_hit_rate_of_ranks_with_semi_positives_in_the_gallery():
+    """Ranks from a real ranking with semi-positives (not pre-cleaned): scores are exact small
+    integers, so each query's hit is known by hand."""
+    import scipy.sparse as sp
+
+    from xgeo.core.retrieval import rank_positives
+
+    q = np.array([[1, 0]] * 4, dtype=np.float32)
+    g = np.array([[5, 0], [4, 0], [3, 0], [2, 0], [1, 0]], dtype=np.float32)  # scores 5, 4, 3, 2, 1
+    relation = sp.csr_matrix(np.array([[0, 0, 1, 0, 0]] * 4, dtype=bool))  # positive g2 (score 3): rank 2
+    semi = np.array([[0, 1], [0, -1], [3, 4], [-1, -1]])  # both above / one above / only below / none
+    r = rank_positives(q, g, relation, semi=semi, similarity="dot")
+    assert r.first_rank.tolist() == [2, 2, 2, 2]
+    assert r.rank_without_semi.tolist() == [0, 1, 2, 2]
+    assert M.hit_rate(r.rank_without_semi) == 25.0 and M.recall_at_k(r.first_rank, 1) == 0.0
+
+
 def test_cmc_curve():
     np.testing.assert_allclose(M.cmc([0, 2, -1], 4), [100 / 3, 100 / 3, 200 / 3, 200 / 3])
     np.testing.assert_allclose(M.cmc([7], 3), [0, 0, 0])
@@ -112,6 +129,23 @@ def test_distances():
     np.testing.assert_allclose(M.great_circle_m([[0, 0]], [[0, 1]]), [one_degree])  # along the equator
     np.testing.assert_allclose(M.great_circle_m([[60, 0]], [[60, 1]]), [one_degree * 0.5], rtol=1e-4)
     np.testing.assert_allclose(M.euclidean_m([[0, 0], [1, 1]], [[3, 4], [1, 1]]), [5.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "a, b, central_angle_deg",
+    [
+        # spherical law of cosines by hand: cos c = sin(lat1) sin(lat2) + cos(lat1) cos(lat2) cos(dlon)
+        ((0.0, 0.0), (60.0, 90.0), 90.0),  # 0 + 1 * 1/2 * 0 = 0
+        ((30.0, 0.0), (-30.0, 90.0), math.degrees(math.acos(-0.25))),  # -1/4 + 3/4 * 0
+        ((45.0, 10.0), (45.0, 100.0), 60.0),  # 1/2 + 1/2 * 0 = 1/2
+        ((60.0, -20.0), (30.0, 40.0), math.degrees(math.acos(math.sqrt(3) / 4 + math.sqrt(3) / 8))),  # cos 60 deg = 1/2
+    ],
+)
+def test_great_circle_of_points_differing_in_latitude_and_longitude(a, b, central_angle_deg):
+    expected = M.EARTH_RADIUS_M * math.radians(central_angle_deg)
+    np.testing.assert_allclose(M.great_circle_m([a], [b]), [expected], rtol=1e-9)
+    np.testing.assert_allclose(M.great_circle_m([b], [a]), [expected], rtol=1e-9)  # symmetric
+    assert 10_007_000 < M.great_circle_m([[0.0, 0.0]], [[60.0, 90.0]])[0] < 10_008_000  # a quarter of the globe
 
 
 def test_metre_accuracy_uses_the_crs():

@@ -197,6 +197,26 @@ def test_semi_positives_and_hit():
     assert r.rank_without_semi.tolist() == [1]  # g3 is not a semi-positive
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_semi_positive_tied_with_the_positive_changes_no_hit(engine):
+    """A semi-positive scoring exactly the positive's score was never counted above it, so leaving
+    it out must not move the positive: a hit stays a hit, a miss stays a miss."""
+    q = np.array([[1, 0]] * 3, dtype=np.float32)
+    # scores: g0 3 (positive), g1 3 (other row, same score), g2 4, g3 1, g4 = copy of g0 (bit-identical)
+    g = np.array([[3, 0], [3, 7], [4, 0], [1, 0], [3, 0]], dtype=np.float32)
+    relation = sp.csr_matrix(np.array([[1, 0, 0, 0, 0]] * 3, dtype=bool))
+    for gc in (1, 2, 5):
+        opts = SearchOptions(gallery_chunk=gc, engine=engine)
+        # without g2 in the gallery the positive is first; tied semi-positives must keep it a hit
+        keep = [0, 1, 3, 4]
+        r = rank_positives(q, g[keep], relation[:, keep], semi=np.array([[1, 3], [1, -1], [3, 2]]), similarity="dot",
+                           options=opts)
+        assert r.first_rank.tolist() == [0, 0, 0] and r.rank_without_semi.tolist() == [0, 0, 0]
+        # with g2 (a negative at 4) above the positive: still a miss whatever tied semi-positive is left out
+        r = rank_positives(q, g, relation, semi=np.array([[1, 4], [1, -1], [4, 3]]), similarity="dot", options=opts)
+        assert r.first_rank.tolist() == [1, 1, 1] and r.rank_without_semi.tolist() == [1, 1, 1]
+
+
 def test_task_with_semi_positives_and_no_positive_query():
     q = np.array([[1, 0], [0, 1]], dtype=np.float32)
     g = np.array([[0.9, 0.1], [1, 0], [0.2, 1]], dtype=np.float32)
@@ -228,6 +248,28 @@ def test_topk_ties_go_to_the_lower_index():
             assert idx.tolist() == [[1], [1]]
             vals, idx = search(q, g, k=5, similarity="dot", options=SearchOptions(gallery_chunk=gc, engine=engine))
             assert idx[0].tolist() == [1, 3, 4, 2, 0]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_topk_ties_of_different_rows_in_different_chunks_go_to_the_lower_index(engine):
+    """Rows that are not bit-identical (so not grouped as duplicates) but score exactly the same:
+    which one the merge of two chunks keeps is decided by the index alone."""
+    q = np.array([[1, 0], [0, 1]], dtype=np.float32)
+    # query 0 (dot = first column): g1, g3, g4, g6 tie at 3; g0 and g5 at 1; g2 at 4
+    # query 1 (dot = second column): g0, g5 tie at 2; g3, g6 tie at 1; g1 at 0; g2, g4 at -1
+    # g1, g3, g4 differ; g5 copies g0 and g6 copies g3 (duplicates next to the non-identical ties)
+    g = np.array([[1, 2], [3, 0], [4, -1], [3, 1], [3, -1], [1, 2], [3, 1]], dtype=np.float32)
+    expected = {1: [[2], [0]], 3: [[2, 1, 3], [0, 5, 3]], 5: [[2, 1, 3, 4, 6], [0, 5, 3, 6, 1]]}
+    for gc in (1, 2, 3, 4):
+        for k, want in expected.items():
+            opts = SearchOptions(query_chunk=1, gallery_chunk=gc, engine=engine)
+            vals, idx = search(q, g, k=k, similarity="dot", options=opts)
+            assert idx.tolist() == want, (gc, k)
+    # the merge itself: an equal score arriving from a later chunk never displaces an earlier index
+    from xgeo.core.retrieval.ranking import merge_topk
+
+    v, i = merge_topk(np.array([[3.0, 1.0]]), np.array([[4, 9]]), np.array([[3.0, 3.0]], np.float32), np.array([[2, 7]]), 3)
+    assert i.tolist() == [[2, 4, 7]] and v.tolist() == [[3.0, 3.0, 3.0]]
 
 
 def test_streaming_batches_concatenate(problem):

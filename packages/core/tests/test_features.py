@@ -138,6 +138,44 @@ def test_wrong_schema(tmp_path, schema, message):
     assert str(path) in err.value.line() and message in err.value.line()
 
 
+@pytest.mark.parametrize(
+    "features, message",
+    [
+        (np.arange(6, dtype=np.int64).reshape(3, 2), "int64"),  # integer features
+        (np.arange(3, dtype=np.float32), "(3,)"),  # one-dimensional features
+        (np.zeros((3, 2, 1), dtype=np.float32), "(3, 2, 1)"),
+    ],
+    ids=["integer", "1-D", "3-D"],
+)
+def test_features_must_be_a_float_matrix(tmp_path, features, message):
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["schema"] = SCHEMA
+        f.create_dataset("features", data=features)
+        f.create_dataset("ids", data=np.array(["a", "b", "c"], dtype=object), dtype=h5py.string_dtype())
+        f.create_dataset("labels", data=np.arange(3))
+    with pytest.raises(XgeoError) as err:
+        read_features(path)
+    line = err.value.line()
+    assert line.startswith(f"{path}: ") and "/features must be a float [N, D] array" in line and message in line
+
+
+@pytest.mark.parametrize("crs", [None, "utm", b"furlongs"], ids=["missing", "unknown", "unknown-bytes"])
+def test_locations_need_a_known_crs(tmp_path, crs):
+    path = tmp_path / "loc.h5"
+    write_raw(path, np.zeros((3, 2)))
+    with h5py.File(path, "a") as f:
+        loc = f.create_dataset("locations", data=np.zeros((3, 2)))
+        if crs is not None:
+            loc.attrs["crs"] = crs
+    with pytest.raises(XgeoError) as err:
+        read_features(path)
+    assert str(path) in err.value.line() and "/locations has crs" in err.value.line()
+    with h5py.File(path, "a") as f:  # the same file with a known crs is accepted
+        f["locations"].attrs["crs"] = "metres"
+    assert read_features(path).crs == "metres"
+
+
 def test_inconsistent_lengths(tmp_path):
     path = tmp_path / "short.h5"
     write_raw(path, np.zeros((3, 2)), labels=np.arange(2))

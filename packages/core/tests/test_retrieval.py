@@ -265,7 +265,7 @@ def test_topk_ties_of_different_rows_in_different_chunks_go_to_the_lower_index(e
             opts = SearchOptions(query_chunk=1, gallery_chunk=gc, engine=engine)
             vals, idx = search(q, g, k=k, similarity="dot", options=opts)
             assert idx.tolist() == want, (gc, k)
-    # the merge itself: an equal score arriving from a later chunk never displaces an earlier index
+    # the merge itself: equal scores are ordered by index, whichever side (earlier or later chunks) they come from
     from xgeo.core.retrieval.ranking import merge_topk
 
     v, i = merge_topk(np.array([[3.0, 1.0]]), np.array([[4, 9]]), np.array([[3.0, 3.0]], np.float32), np.array([[2, 7]]), 3)

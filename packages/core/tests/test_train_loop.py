@@ -65,6 +65,54 @@ def test_metrics_log_checkpoint_and_best_model(tmp_path: Path) -> None:
     assert best["epoch"] == 2 and _equal_states(best["state_dict"], snapshots[1])
 
 
+def _snapshotting_evaluate(scores: list[float], snapshots: list[dict]):
+    values = iter(scores)
+
+    def evaluate(trainer: Trainer) -> dict[str, float]:
+        snapshots.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+        return {"R@1": next(values)}
+
+    return evaluate
+
+
+def test_an_equal_best_metric_keeps_the_earlier_best_epoch(tmp_path: Path) -> None:
+    snapshots: list[dict] = []
+    cfg = _config(tmp_path, epochs=3)
+    Trainer(worker.make_model(), worker.Regression(40), worker.regression_step, cfg,
+            evaluate=_snapshotting_evaluate([2.0, 2.0, 1.0], snapshots)).fit()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["best"] == {"metric": "R@1", "value": 2.0, "epoch": 0}
+    best = load_torch(tmp_path / "model_best.pth.tar")
+    assert best["epoch"] == 1 and _equal_states(best["state_dict"], snapshots[0])
+    assert not _equal_states(snapshots[0], snapshots[1])  # the epochs really differ
+
+
+def test_a_best_copy_failing_half_way_leaves_the_old_best_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    real_copyfile = shutil.copyfile
+    calls: list[str] = []
+
+    def copy_half_then_fail(src, dst, *args, **kwargs):
+        calls.append(str(dst))
+        if len(calls) == 1:
+            return real_copyfile(src, dst, *args, **kwargs)
+        data = Path(src).read_bytes()
+        Path(dst).write_bytes(data[: len(data) // 2])  # the disk fills up half-way through the copy
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", copy_half_then_fail)
+    snapshots: list[dict] = []
+    trainer = Trainer(worker.make_model(), worker.Regression(40), worker.regression_step, _config(tmp_path, epochs=2),
+                      evaluate=_snapshotting_evaluate([1.0, 2.0], snapshots))
+    with pytest.raises(OSError, match="No space left"):
+        trainer.fit()
+    assert len(calls) == 2  # epoch 0's best was copied, epoch 1's (better) copy failed
+    best = load_torch(tmp_path / "model_best.pth.tar")  # still the complete file of epoch 0
+    assert best["epoch"] == 1 and _equal_states(best["state_dict"], snapshots[0])
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["checkpoint.pth.tar", "log.jsonl", "metrics.json", "model_best.pth.tar"]
+
+
 def test_resume_from_mid_epoch_checkpoint_is_bitwise_identical(tmp_path: Path) -> None:
     def run(out: Path, **kw) -> Trainer:
         cfg = _config(out, epochs=2, sam="sam", rho=0.1, schedule="cosine", schedule_unit="step", warmup_epochs=0.5, **kw)

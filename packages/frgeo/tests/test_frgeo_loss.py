@@ -58,6 +58,43 @@ def test_local_batch_deals_rows_round_robin_like_two_ranks():
     assert torch.equal(WeightedTupleLoss(10.0, 4)(q, r), got)
 
 
+def test_module_alpha_is_the_functional_alpha():
+    torch.manual_seed(4)
+    q, r = torch.randn(6, 5), torch.randn(6, 5)
+    for alpha in (3.0, 25.0):
+        module = WeightedTupleLoss(alpha=alpha)
+        assert abs(module(q, r).item() - hand_wbl(q, r, alpha)) < 1e-5
+        assert abs(module(q, r).item() - hand_wbl(q, r, 10.0)) > 1e-2  # not the default weight
+        assert torch.equal(module(q, r), wbl(q, r, alpha))
+    local = WeightedTupleLoss(alpha=3.0, local_batch=3)  # alpha also reaches the sub-batches
+    expected = 0.5 * (hand_wbl(q[0::2], r[0::2], 3.0) + hand_wbl(q[1::2], r[1::2], 3.0))
+    assert abs(local(q, r).item() - expected) < 1e-5
+
+
+def test_alpha_flag_reaches_the_training_loss(frgeo_cvusa, tmp_path, run_cli, fast, monkeypatch):
+    """`frgeo-train --alpha 3` trains with WBL at alpha 3 (the Trainer is replaced by a recorder)."""
+    from xgeo.frgeo import cli, run
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, model, train_dataset, step, config, **kwargs):
+            seen.append(step)
+            self.device = torch.device("cpu")
+
+        def fit(self):
+            return {}
+
+    monkeypatch.setattr(run, "Trainer", Recorder)
+    for flags, alpha in (([], 10.0), (["--alpha", "3"], 3.0)):
+        save = tmp_path / f"run{alpha}"
+        argv = ["--dataset", "cvusa", *fast, *flags, "--data-root", str(frgeo_cvusa), "--save_path", str(save)]
+        code, _, err = run_cli(cli.train_main, argv)
+        assert code == 0, err
+        q, r = torch.randn(4, 6), torch.randn(4, 6)
+        assert abs(seen[-1].loss(q, r).item() - hand_wbl(q, r, alpha)) < 1e-5
+
+
 def test_gradient_flows_to_both_views():
     q = torch.randn(4, 3, requires_grad=True)
     r = torch.randn(4, 3, requires_grad=True)

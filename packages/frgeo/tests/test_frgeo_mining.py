@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from xgeo.frgeo.mining import PairMiningSampler, VigorMiningSampler
 
@@ -120,6 +121,29 @@ def test_vigor_miner_never_puts_label_overlapping_pairs_in_a_batch():
     # the rule matters here: the anchors' nearest aerials do overlap their own labels
     top = sampler.bank.top_candidates(pairs[:, 0], np.random.default_rng(0), top_k=5)
     assert any(set(t.tolist()) & label_sets[p] - {labels[p, 0]} for p, t in zip(pairs[:, 0], top, strict=True))
+
+
+def test_mining_on_a_partly_filled_bank_never_returns_an_unfilled_row():
+    """Half the bank is filled with aerial embeddings pointing away from every ground embedding, so
+    an unfilled (zero) row would score 0, above every filled row: it must still never be a candidate."""
+    n, batch = 32, 8
+    pairs = np.stack([np.arange(n), np.arange(n)], 1)
+    sampler = PairMiningSampler(pairs, n, n, batch_size=batch, dim=8, seed=0, top_k=5)
+    g = torch.Generator().manual_seed(0)
+    direction = torch.zeros(8)
+    direction[0] = 1.0
+    filled = torch.arange(0, n, 2)  # every other pair
+    ground = direction + 0.1 * torch.randn(n, 8, generator=g)
+    sampler.update(filled, ground[filled], -direction + 0.1 * torch.randn(len(filled), 8, generator=g))
+    sampler.bank.ground[:] = F.normalize(ground, dim=1)  # every anchor has a ground embedding
+    filled_rows = set(filled.tolist())
+    top = sampler.bank.top_candidates(np.arange(n), np.random.default_rng(0), top_k=5)
+    assert top.shape == (n, 5) and set(top.ravel().tolist()) <= filled_rows
+    top = sampler.bank.top_candidates(np.arange(n), np.random.default_rng(1), pool_size=6, top_k=100)
+    assert top.shape == (n, 6) and set(top.ravel().tolist()) <= filled_rows  # a pool drawn among filled rows only
+    sampler.set_epoch(1)
+    order = np.asarray(list(sampler)).reshape(-1, batch)
+    assert sampler.fallbacks == 0 and set(order[:, batch // 2 :].ravel().tolist()) <= filled_rows
 
 
 def test_vigor_items_visit_covered_aerials_twice():

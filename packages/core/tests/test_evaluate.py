@@ -50,10 +50,14 @@ def crossview_problem():
     return q, g, task
 
 
+#: the crossview problem's metrics, by hand: ranks [0, 1, 2, 3, 4, 12], M = 350 (floor K = 3)
+CROSSVIEW_BY_HAND = {"R@1": 100 / 6, "R@5": 500 / 6, "R@10": 500 / 6, "R@1%": 50.0}
+
+
 def test_crossview_and_percent_conventions():
     q, g, task = crossview_problem()
     out = evaluate_arrays(q, g, task, "crossview")
-    assert out == pytest.approx({"R@1": 100 / 6, "R@5": 500 / 6, "R@10": 500 / 6, "R@1%": 50.0})
+    assert out == pytest.approx(CROSSVIEW_BY_HAND)
     # the same ranks under the other two R@1% conventions
     assert evaluate_arrays(q, g, task, "university1652")["R@1%"] == pytest.approx(500 / 6)
 
@@ -88,14 +92,16 @@ def university_problem():
     return q, g, task
 
 
+_AP0 = (1.0 + (1 / 3 + 2 / 4) / 2) / 2
+_AP1 = ((0 + 1 / 2) / 2 + (1 / 2 + 2 / 3) / 2 + (2 / 4 + 3 / 5) / 2) / 3
+#: the university problem's metrics, by hand (M = 8: R@1% is CMC[round(0.08)] = CMC[0])
+UNIVERSITY_BY_HAND = {"mAP": 100 * (_AP0 + _AP1 + 0) / 3, "R@1": 100 / 3, "R@5": 200 / 3, "R@10": 200 / 3, "R@1%": 100 / 3}
+
+
 def test_university1652_map_with_junk_ties_and_missing_positives():
     q, g, task = university_problem()
-    ap0 = (1.0 + (1 / 3 + 2 / 4) / 2) / 2
-    ap1 = ((0 + 1 / 2) / 2 + (1 / 2 + 2 / 3) / 2 + (2 / 4 + 3 / 5) / 2) / 3
     out = evaluate_arrays(q, g, task, "university1652")
-    assert out["mAP"] == pytest.approx(100 * (ap0 + ap1 + 0) / 3)
-    assert out["R@1"] == pytest.approx(100 / 3) and out["R@5"] == pytest.approx(200 / 3)
-    assert out["R@1%"] == pytest.approx(100 / 3)  # M = 8: CMC[round(0.08)] = CMC[0]
+    assert {k: out[k] for k in UNIVERSITY_BY_HAND} == pytest.approx(UNIVERSITY_BY_HAND)
 
 
 def text_image_problem():
@@ -105,13 +111,15 @@ def text_image_problem():
     return w, np.eye(10, dtype=np.float32), task
 
 
+#: i2t ranks [2, 0]; t2i ranks [0, 1, 0, 0, 0, 0(tie), 0, 1, 0, 0]
+TEXT_IMAGE_BY_HAND = {"i2t_R@1": 50.0, "i2t_R@5": 100.0, "i2t_R@10": 100.0, "t2i_R@1": 80.0, "t2i_R@5": 100.0,
+                      "t2i_R@10": 100.0, "rsum": 530.0, "mR": 530.0 / 6}
+
+
 def test_text_image_both_directions():
     images, captions, task = text_image_problem()
     out = evaluate_arrays(images, captions, task, "text-image")
-    # i2t ranks [2, 0]; t2i ranks [0, 1, 0, 0, 0, 0(tie), 0, 1, 0, 0]
-    expected = {"i2t_R@1": 50.0, "i2t_R@5": 100.0, "i2t_R@10": 100.0, "t2i_R@1": 80.0, "t2i_R@5": 100.0,
-                "t2i_R@10": 100.0, "rsum": 530.0, "mR": 530.0 / 6}
-    assert out == pytest.approx(expected)
+    assert out == pytest.approx(TEXT_IMAGE_BY_HAND)
 
 
 def sn6_problem():
@@ -125,14 +133,16 @@ def sn6_problem():
     return q, g, task
 
 
+#: ranks [0, 1, 0, 3]; top-1 g0, g0, g2, g1 (g1 and g2 tie at -82: lower index);
+#: errors against the queries' own locations: 50, 100, 60, 100
+SN6_BY_HAND = {"R@1": 50.0, "R@5": 100.0, "R@10": 100.0, "R@20": 100.0, "MRR": 100 * (1 + 0.5 + 1 + 0.25) / 4,
+               "acc@50m": 25.0, "acc@100m": 100.0, "acc@150m": 100.0, "acc@200m": 100.0, "mean_error_m": 77.5}
+
+
 def test_sn6_neg_sq_l2_mrr_and_metre_accuracy():
     q, g, task = sn6_problem()
-    # ranks [0, 1, 0, 3]; top-1 g0, g0, g2, g1 (g1 and g2 tie at -82: lower index)
-    # errors against the queries' own locations: 50, 100, 60, 100
     out = evaluate_arrays(q, g, task, "sn6")
-    expected = {"R@1": 50.0, "R@5": 100.0, "R@10": 100.0, "R@20": 100.0, "MRR": 100 * (1 + 0.5 + 1 + 0.25) / 4,
-                "acc@50m": 25.0, "acc@100m": 100.0, "acc@150m": 100.0, "acc@200m": 100.0, "mean_error_m": 77.5}
-    assert out == pytest.approx(expected)
+    assert out == pytest.approx(SN6_BY_HAND)
     custom = evaluate_arrays(q, g, task, "sn6", thresholds=[55, 99])
     assert custom["acc@55m"] == 25.0 and custom["acc@99m"] == 50.0 and "acc@50m" not in custom
 
@@ -154,10 +164,10 @@ def test_arrays_errors():
 def test_torch_tensors_are_accepted():
     torch = pytest.importorskip("torch")
     q, g, task = crossview_problem()
-    expected = evaluate_arrays(q, g, task, "crossview")
     opts = SearchOptions(engine="torch")
-    assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview", options=opts) == expected
-    assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview") == expected
+    out = evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview", options=opts)
+    assert out == pytest.approx(CROSSVIEW_BY_HAND)
+    assert evaluate_arrays(torch.from_numpy(q), torch.from_numpy(g), task, "crossview") == pytest.approx(CROSSVIEW_BY_HAND)
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -169,15 +179,16 @@ def write_pair(tmp_path, q, g, task, normalized=False):
 
 
 @pytest.mark.parametrize(
-    "protocol, problem",
-    [("crossview", crossview_problem), ("university1652", university_problem), ("text-image", text_image_problem),
-     ("sn6", sn6_problem)],
+    "protocol, problem, by_hand",
+    [("crossview", crossview_problem, CROSSVIEW_BY_HAND), ("university1652", university_problem, UNIVERSITY_BY_HAND),
+     ("text-image", text_image_problem, TEXT_IMAGE_BY_HAND), ("sn6", sn6_problem, SN6_BY_HAND)],
 )
-def test_files_equal_arrays(tmp_path, protocol, problem):
+def test_files_equal_arrays(tmp_path, protocol, problem, by_hand):
     q, g, task = problem()
     qp, gp = write_pair(tmp_path, q, g, task)
-    expected = evaluate_arrays(q, g, task, protocol)
-    assert evaluate_files(qp, gp, protocol, options=SearchOptions(query_chunk=2, gallery_chunk=3)) == expected
+    got = evaluate_files(qp, gp, protocol, options=SearchOptions(query_chunk=2, gallery_chunk=3))
+    assert {k: got[k] for k in by_hand} == pytest.approx(by_hand)  # the hand-computed values
+    assert got == evaluate_arrays(q, g, task, protocol)
 
 
 def test_files_equal_arrays_random_vigor(tmp_path):
@@ -189,17 +200,41 @@ def test_files_equal_arrays_random_vigor(tmp_path):
     semi = np.stack([(positive + 1) % m, (positive + 7) % m, np.full(n, -1)], 1)
     task = RetrievalTask.with_semi_positives(ids(n, "q"), ids(m, "g"), positive, semi)
     qp, gp = write_pair(tmp_path, q, g, task)
+    # float64 brute force: cosine scores, ranks by strict counting, semi-positives left out for the hit
+    qn = q.astype(np.float64) / np.linalg.norm(q.astype(np.float64), axis=1, keepdims=True)
+    gn = g.astype(np.float64) / np.linalg.norm(g.astype(np.float64), axis=1, keepdims=True)
+    scores = qn @ gn.T
+    own = scores[np.arange(n), positive]
+    gaps = np.abs(scores - own[:, None])
+    gaps[np.arange(n), positive] = np.inf
+    assert gaps.min() > 1e-5  # no near-tie: float32 and float64 rank alike
+    above = scores > own[:, None]
+    first = above.sum(1)
+    is_semi = np.zeros((n, m), dtype=bool)
+    for i in range(n):
+        is_semi[i, semi[i][semi[i] >= 0]] = True
+    without_semi = (above & ~is_semi).sum(1)
+    k_percent = m // 100 + 1  # VIGOR's floor(0.01 M) + 1
+    by_hand = {"R@1": 100 * np.mean(first < 1), "R@5": 100 * np.mean(first < 5), "R@10": 100 * np.mean(first < 10),
+               "R@1%": 100 * np.mean(first < k_percent), "hit": 100 * np.mean(without_semi == 0)}
+    assert 0 < by_hand["R@1"] < by_hand["hit"] < 100  # the semi-positives matter for some queries, not all
     expected = evaluate_arrays(q, g, task, "vigor")
-    assert expected["hit"] >= expected["R@1"]
+    assert expected == pytest.approx(by_hand)
     assert evaluate_files(qp, gp, "vigor", options=SearchOptions(query_chunk=7, gallery_chunk=9)) == expected
     floor = evaluate_files(qp, gp, "vigor", percent_convention="floor", options=SearchOptions(query_chunk=7))
-    assert floor == evaluate_arrays(q, g, task, "vigor", percent_convention="floor")
+    assert floor == pytest.approx({**by_hand, "R@1%": 100 * np.mean(first < m // 100)})
 
 
 def test_files_respect_the_normalized_flag(tmp_path):
-    q, g, task = crossview_problem()
-    qp, gp = write_pair(tmp_path, q * 3, g, task, normalized=True)  # claims normalised: scored as stored
-    assert evaluate_files(qp, gp, "crossview") == evaluate_arrays(q * 3, g, task, "crossview", normalized=True)
+    # the positive g0 wins by cosine (1 against 0.71) and loses by the raw dot product (1 against 3)
+    q = np.array([[1, 0]], dtype=np.float32)
+    g = np.array([[1, 0], [3, 3]], dtype=np.float32)
+    task = RetrievalTask.from_labels(["q0"], ["g0", "g1"], [0], [0, 1])
+    qp, gp = write_pair(tmp_path, q, g, task, normalized=True)  # claims normalised: scored as stored
+    assert evaluate_files(qp, gp, "crossview") == {"R@1": 0.0, "R@5": 100.0, "R@10": 100.0, "R@1%": 0.0}
+    qp, gp = write_pair(tmp_path, q, g, task, normalized=False)  # normalised before scoring
+    assert evaluate_files(qp, gp, "crossview") == {"R@1": 100.0, "R@5": 100.0, "R@10": 100.0, "R@1%": 0.0}
+    assert evaluate_arrays(q, g, task, "crossview", normalized=True)["R@1"] == 0.0
 
 
 def test_files_missing_what_the_protocol_needs(tmp_path):

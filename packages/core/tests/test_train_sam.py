@@ -82,6 +82,16 @@ def test_step_with_closure_equals_two_explicit_passes() -> None:
         loss2().backward()
         opt2.second_step(zero_grad=True)
     assert torch.equal(a, a2) and torch.equal(b, b2)
+    # by hand: SAM's gradient at w + eps, fed to SGD with momentum (buf = 0.9 buf + g; w -= lr buf)
+    w, buf = (1.5, -0.5), (0.0, 0.0)
+    for _ in range(3):
+        ga, gb = _grad(*w)
+        n = math.hypot(ga, gb)
+        ga2, gb2 = _grad(w[0] + 0.2 * ga / (n + 1e-12), w[1] + 0.2 * gb / (n + 1e-12))
+        buf = (0.9 * buf[0] + ga2, 0.9 * buf[1] + gb2)
+        w = (w[0] - 0.05 * buf[0], w[1] - 0.05 * buf[1])
+    assert (a.item(), b.item()) == pytest.approx(w, abs=1e-12)
+    assert abs(w[0] - 1.5) > 0.01 and abs(w[1] + 0.5) > 0.01  # the weights did move
 
 
 def test_state_dict_is_the_base_optimizers_and_round_trips() -> None:

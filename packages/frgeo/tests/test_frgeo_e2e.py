@@ -25,6 +25,37 @@ def xgeo_evaluate(run_cli, query: Path, gallery: Path, protocol: str, out: Path)
     return json.loads(out.read_text())["metrics"]
 
 
+def brute_force_bounds(query, gallery, tol: float = 1e-5) -> tuple[dict[str, float], dict[str, float]]:
+    """Lower and upper bounds of R@1/5/10, floor R@1% and (with semi-labels) the hit rate, from
+    float64 cosine scores of the feature files: a score within ``tol`` of the positive's may fall
+    on either side of it in float32, so it is counted above (lower bound) or not (upper bound)."""
+    q = query.features.astype(np.float64)
+    g = gallery.features.astype(np.float64)
+    scores = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (g / np.linalg.norm(g, axis=1, keepdims=True)).T
+    m = len(g)
+    bounds = []
+    for margin in (-tol, tol):
+        first, without_semi = [], []
+        for i, row in enumerate(scores):
+            positive = (gallery.labels == query.labels[i]) & (gallery.labels >= 0)
+            if not positive.any():
+                first.append(m)
+                without_semi.append(m)
+                continue
+            above = row > row[positive].max() + margin
+            first.append(int(above.sum()))
+            if query.semi_labels is not None:
+                semi = np.isin(gallery.labels, query.semi_labels[i][query.semi_labels[i] >= 0])
+                without_semi.append(int((above & ~semi).sum()))
+        first = np.array(first)
+        out = {f"R@{k}": 100 * float(np.mean(first < k)) for k in (1, 5, 10)}
+        out["R@1%"] = 100 * float(np.mean(first < m // 100))
+        if query.semi_labels is not None:
+            out["hit"] = 100 * float(np.mean(np.array(without_semi) == 0))
+        bounds.append(out)
+    return bounds[0], bounds[1]
+
+
 @pytest.mark.parametrize(
     "dataset, extra, protocol",
     [
@@ -57,6 +88,9 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
 
     query, gallery = read_features(feats / "query.h5"), read_features(feats / "gallery.h5")
     assert query.method == "frgeo" and query.normalized and query.dim == 1280
+    low, high = brute_force_bounds(query, gallery)  # an independent reference for the numbers
+    for key in expected_keys:
+        assert low[key] - 1e-9 <= ours[key] <= high[key] + 1e-9, (key, low[key], ours[key], high[key])
     assert np.allclose(np.linalg.norm(query.features, axis=1), 1.0, atol=1e-5)
     theirs = xgeo_evaluate(run_cli, feats / "query.h5", feats / "gallery.h5", protocol, tmp_path / "x.json")
     for key in expected_keys:  # FRGeo's numbers: the dataset's protocol with the floor R@1%

@@ -71,7 +71,8 @@ class FeatureSet:
         if self.ids.shape != (n,) or self.labels.shape != (n,):
             raise ValueError(f"ids and labels must have {n} entries, got {self.ids.shape} and {self.labels.shape}")
         if self.semi_labels is not None:
-            self.semi_labels = np.asarray(self.semi_labels, dtype=np.int64).reshape(n, -1)
+            semi = np.asarray(self.semi_labels, dtype=np.int64)
+            self.semi_labels = semi if semi.ndim == 2 and len(semi) == n else semi.reshape(n, -1)  # [0, S] kept as is
         if self.locations is not None:
             self.locations = np.asarray(self.locations, dtype=np.float64)
             if self.locations.shape != (n, 2):
@@ -147,7 +148,7 @@ class FeatureWriter:
         h5.create_dataset("labels", (0,), np.int64, maxshape=(None,), chunks=(rows,))
         if self.semi_width is not None:
             w = int(self.semi_width)
-            h5.create_dataset("semi_labels", (0, w), np.int64, maxshape=(None, w), chunks=(rows, max(w, 1)))
+            h5.create_dataset("semi_labels", (0, w), np.int64, maxshape=(None, w), chunks=(rows, w) if w else None)
         if self.crs is not None:
             loc = h5.create_dataset("locations", (0, 2), np.float64, maxshape=(None, 2), chunks=(rows, 2))
             loc.attrs["crs"] = self.crs

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -20,7 +21,6 @@ from hypothesis.extra import numpy as hnp
 from xgeo.core import metrics as M
 from xgeo.core.features import FeatureSet, read_features, write_features
 from xgeo.core.retrieval import SearchOptions, rank_positives
-from xgeo.core.task import RetrievalTask
 
 #: fixed budget and seed: the same examples on every run, no example database
 PROPERTY = settings(max_examples=60, derandomize=True, deadline=None, database=None,
@@ -49,8 +49,9 @@ def search_problems(draw) -> dict:
     return {
         "q": draw(tied_rows(n, dim)),
         "g": g,
-        "q_labels": np.array(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))),
-        "g_labels": np.array(draw(st.lists(st.integers(-1, 3), min_size=m, max_size=m))),  # -1: junk
+        # any relation, any junk mask: a junk entry may also be a positive (it is dropped from both)
+        "positive": draw(hnp.arrays(bool, (n, m))),
+        "junk": draw(hnp.arrays(bool, m)),
         "similarity": draw(st.sampled_from(["cosine", "dot", "neg_sq_l2"])),
         "options": SearchOptions(query_chunk=draw(st.integers(1, n + 1)), gallery_chunk=draw(st.integers(1, m + 1)),
                                  cache_bytes=draw(st.sampled_from([64, 512, 1 << 20])),
@@ -72,13 +73,12 @@ def float64_scores(q: np.ndarray, g: np.ndarray, similarity: str) -> np.ndarray:
 @PROPERTY
 @given(search_problems())
 def test_chunked_search_equals_float64_brute_force(p):
-    q, g, q_labels, g_labels = p["q"], p["g"], p["q_labels"], p["g_labels"]
-    task = RetrievalTask.from_labels(range(len(q)), range(len(g)), q_labels, g_labels)
-    r = rank_positives(q, g, task, similarity=p["similarity"], k=p["k"], options=p["options"])
+    q, g, junk = p["q"], p["g"], p["junk"]
+    r = rank_positives(q, g, sp.csr_matrix(p["positive"]), junk=junk, similarity=p["similarity"], k=p["k"],
+                       options=p["options"])
     scores = float64_scores(q, g, p["similarity"])
-    junk = g_labels == -1
     for i, row in enumerate(scores):
-        positive = (g_labels == q_labels[i]) & ~junk
+        positive = p["positive"][i] & ~junk
         negatives = row[~junk & ~positive]
         # every positive's position: negatives strictly above it + positives placed before it (ties favour positives)
         expected = [int((negatives > v).sum()) + t for t, v in enumerate(np.sort(row[positive])[::-1])]

@@ -41,9 +41,14 @@ def plot_cmc(curves: Sequence[CmcCurve], path: str | os.PathLike, title: str = "
     ax = fig.add_subplot(1, 1, 1)
     for curve in curves:
         (line,) = ax.plot(curve.ks, curve.values, label=curve.label or None, linewidth=1.6)
+        at_k: dict[int, list[str]] = {}
         for name, (k, value) in curve.marks.items():
             ax.plot([k], [value], MARK_STYLE.get(name, "o"), color=line.get_color(), markersize=5)
-            ax.annotate(f"{name} {value:.1f}", (k, value), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            at_k.setdefault(k, []).append(name)
+        for k, names in at_k.items():  # one label per marked K (R@1% may coincide with R@10)
+            value = curve.marks[names[0]][1]
+            ax.annotate(f"{' = '.join(names)}: {value:.1f}", (k, value), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7)
     top = max((int(c.ks[-1]) for c in curves if len(c.ks)), default=1)
     ax.set_xscale("log")
     ax.set_xlim(0.9, max(top, 2) * 1.1)

@@ -28,8 +28,8 @@ def run_one(dataset: str, difficulty: str, workdir: Path, seed: int, epochs: int
     kwargs = {"difficulty": difficulty} if "difficulty" in inspect.signature(WRITERS.get(dataset)).parameters else {}
     start = time.perf_counter()
     root = write_dataset(dataset, workdir / f"{dataset}-{difficulty}", size=SIZES[dataset], seed=seed, **kwargs)
-    given = {"config": "demo", "dataset": dataset, "data_root": str(root), "save_path": str(workdir / f"run-{dataset}-{difficulty}"),
-             "progress": False, "overwrite": True, "seed": seed}
+    given = {"config": "demo", "dataset": dataset, "data_root": str(root), "progress": False, "overwrite": True,
+             "save_path": str(workdir / f"run-{dataset}-{difficulty}"), "seed": seed}
     if dataset == "vigor":
         given["cross"] = True
     if epochs is not None:

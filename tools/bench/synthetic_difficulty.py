@@ -5,7 +5,7 @@ For each dataset (CVUSA, CVACT, VIGOR cross-area) and difficulty, writes the syn
 last epoch next to chance (1 / gallery size) and its ratio to chance. Needs xgeo-frgeo installed.
 
     python tools/bench/synthetic_difficulty.py [--difficulty easy standard] [--datasets cvusa cvact vigor]
-        [--workdir DIR] [--epochs N]
+        [--workdir DIR] [--epochs N] [--nuisance FIELD=VALUE ...]
 """
 
 from __future__ import annotations
@@ -50,7 +50,19 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--nuisance", nargs="+", default=[], metavar="FIELD=VALUE",
+                        help="try other standard nuisance values (Python literals), e.g. lean=0.9 clutter=(5,12)")
     args = parser.parse_args()
+    if args.nuisance:
+        import ast
+        import dataclasses
+
+        from xgeo.core.synthetic.difficulty import DIFFICULTIES, Difficulty
+
+        changes = {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in args.nuisance)}
+        standard = DIFFICULTIES.get("standard")
+        DIFFICULTIES._entries["standard"] = Difficulty("standard", dataclasses.replace(standard.nuisance, **changes))
+        print(f"standard nuisance for this run: {DIFFICULTIES.get('standard').nuisance}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         rows = []

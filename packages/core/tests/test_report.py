@@ -151,3 +151,15 @@ def test_report_bad_input_is_one_line(tmp_path, capsys):
     assert exit_info.value.code != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "afile" in err[0] and "--out" in err[0]
+
+
+def test_localize_plot_paths_and_map(tmp_path):
+    from xgeo.core.commands.localize import plot_paths, write_plots
+
+    assert plot_paths(Path("m.png"), 1) == [Path("m.png")]
+    assert plot_paths(Path("out/m.png"), 2) == [Path("out/m-1.png"), Path("out/m-2.png")]
+    _, gh5 = _files(tmp_path, locations=True)
+    hits = [[{"id": "p3", "index": 3, "location": [30.0, 0.0], "score": 0.9}, {"id": "p1", "index": 1, "location": [10.0, 0.0],
+              "score": 0.5}]]
+    (written,) = write_plots(tmp_path / "map.png", [Path("q.jpg")], hits, gh5, truth=(30.0, 0.0))
+    assert written == tmp_path / "map.png" and written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -84,8 +84,9 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
         for i, found in enumerate(hits):
             best = int(np.argmax(gallery.features @ query.features[i]))
             assert found[0]["id"] == str(gallery.ids[best]) and found[0]["index"] == best
-        code, out, err = run_cli(xgeo_main, ["localize", str(split.query_files[0]), "--method", "frgeo", "--checkpoint", str(save),
-                                             "--gallery", str(feats / "gallery.h5"), "--plot", str(tmp_path / "map.png")])
+        argv = ["localize", str(split.query_files[0]), "--method", "frgeo", "--checkpoint", str(save),
+                "--gallery", str(feats / "gallery.h5"), "--plot", str(tmp_path / "map.png")]
+        code, out, err = run_cli(xgeo_main, argv)
         assert code == 0, err
         assert out.strip().splitlines()[-1] == f"map: {tmp_path / 'map.png'}" and (tmp_path / "map.png").is_file()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,8 +11,11 @@ import numpy as np
 import pytest
 
 from xgeo.core.cli import main
+from xgeo.core.commands.demo import write_outputs
 from xgeo.core.features import FeatureSet, read_features, write_features
 from xgeo.core.io import write_image
+from xgeo.core.methods import DemoResult
+from xgeo.core.progress import epoch_progress, notify_epoch
 from xgeo.core.report import (
     FRAME_COLOURS,
     accuracy_vs_distance,
@@ -30,6 +34,7 @@ class _Page(HTMLParser):
         super().__init__()
         self.images: list[str] = []
         self.metrics: dict[str, float] = {}
+        self.cells: list[tuple[str, float]] = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -37,6 +42,7 @@ class _Page(HTMLParser):
             self.images.append(a.get("src", ""))
         if "data-metric" in a:
             self.metrics[a["data-metric"]] = float(a["data-value"])
+            self.cells.append((a["data-metric"], float(a["data-value"])))
 
 
 def _parse(path: Path) -> _Page:
@@ -163,3 +169,45 @@ def test_localize_plot_paths_and_map(tmp_path):
               "score": 0.5}]]
     (written,) = write_plots(tmp_path / "map.png", [Path("q.jpg")], hits, gh5, truth=(30.0, 0.0))
     assert written == tmp_path / "map.png" and written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------------------------------ xgeo demo
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_one_line_per_epoch_when_not_a_terminal():
+    stream = io.StringIO()
+    notify_epoch(0, 3, {"R@1": 50.0})  # outside a block: shown nowhere
+    with epoch_progress("frgeo", stream):
+        for epoch in range(3):
+            notify_epoch(epoch, 3, {"R@1": 10.0 * epoch, "loss": 1.0})
+    assert stream.getvalue().splitlines() == ["frgeo  epoch 1/3  R@1 0.0", "frgeo  epoch 2/3  R@1 10.0",
+                                              "frgeo  epoch 3/3  R@1 20.0"]
+
+
+def test_a_bar_over_epochs_with_the_latest_recall_on_a_terminal():
+    stream = _Terminal()
+    with epoch_progress("frgeo", stream) as progress:
+        for epoch in range(4):
+            notify_epoch(epoch, 4, {"R@1": 12.5 + epoch})
+        assert progress.bar.n == 4 and progress.bar.total == 4
+    text = stream.getvalue()
+    assert "frgeo" in text and "R@1=15.5" in text and "epoch 1/4" not in text
+
+
+def test_demo_writes_markdown_table_and_one_page(tmp_path):
+    qh5, gh5 = _files(tmp_path)
+    with_features = DemoResult("alpha", "synthetic X", {"R@1": 41.0, "R@5": 80.0}, {"R@1": 1.0, "R@5": 5.0}, 3.0,
+                               query_features=qh5, gallery_features=gh5, protocol="crossview")
+    metrics_only = DemoResult("beta", "synthetic Y", {"R@1": 7.0}, {"R@1": 1.0}, 2.0, notes="no features")
+    page = write_outputs(tmp_path / "work", [with_features, metrics_only])
+    assert page == tmp_path / "work" / "report.html"
+    table = (tmp_path / "work" / "demo.md").read_text()
+    assert "41.0 (1.0)" in table and "beta" in table
+    parsed = _parse(page)
+    assert len(parsed.images) == 2 and all(src.startswith("data:image/png;base64,") for src in parsed.images)
+    assert "alpha" in page.read_text() and "no features" in page.read_text()
+    assert parsed.cells == [("R@1", 41.0), ("R@5", 80.0), ("R@1", 7.0)]  # one table per method, in order
+    assert Path(tmp_path / "work" / "report" / "alpha" / "alpha_cmc.png").is_file()

@@ -68,20 +68,31 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
     save = tmp_path / "run"
     code, out, err = run_cli(
         cli.train_main,
-        ["--dataset", dataset, *extra, *fast, *README_DIST_FLAGS, "--data-root", str(root), "--save_path", str(save)],
+        ["--dataset", dataset, *extra, *fast, *README_DIST_FLAGS, "--data-root", str(root), "--save_path", str(save),
+         "--report", str(tmp_path / "train_report")],
     )
     assert code == 0, err
     assert "random weights" in out and "single process" in out
+    # --report: core's report of the best checkpoint, its images inlined and its grid drawn from /paths
+    assert out.strip().splitlines()[-1].endswith(str(tmp_path / "train_report" / "report.html"))
+    page = (tmp_path / "train_report" / "report.html").read_text()
+    assert page.count('<img alt="') == page.count('src="data:image/png;base64,') >= 2
+    assert (tmp_path / "train_report" / "retrieval.png").is_file()
+    best = json.loads((tmp_path / "train_report" / "metrics.json").read_text())["metrics"]
     metrics = json.loads((save / "metrics.json").read_text())
     expected_keys = {"R@1", "R@5", "R@10", "R@1%"} | ({"hit"} if dataset == "vigor" else set())
     assert expected_keys <= set(metrics)
+    assert expected_keys <= set(best)  # the report scored the best checkpoint
+    assert best[metrics["best"]["metric"]] == pytest.approx(metrics["best"]["value"], abs=1e-9)
     assert (save / "checkpoint.pth.tar").is_file() and (save / "model_best.pth.tar").is_file()
 
     feats = tmp_path / "features"
     code, out, err = run_cli(
-        cli.eval_main, ["--checkpoint", str(save), "--dataset", dataset, *extra, "--data-root", str(root), "--out", str(feats)]
+        cli.eval_main, ["--checkpoint", str(save), "--dataset", dataset, *extra, "--data-root", str(root), "--out", str(feats),
+                        "--report", str(tmp_path / "eval_report")]
     )
     assert code == 0, err
+    assert json.loads((tmp_path / "eval_report" / "metrics.json").read_text())["metrics"] == best
     ours = json.loads((feats / "eval_metrics.json").read_text())
     for key in expected_keys:  # the checkpoint reproduces the epoch's evaluation
         assert ours[key] == pytest.approx(metrics[key], abs=1e-9)
@@ -91,6 +102,7 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
     low, high = brute_force_bounds(query, gallery)  # an independent reference for the numbers
     for key in expected_keys:
         assert low[key] - 1e-9 <= ours[key] <= high[key] + 1e-9, (key, low[key], ours[key], high[key])
+    assert all(f.is_file() for f in query.image_files() + gallery.image_files())  # /paths name the images
     assert np.allclose(np.linalg.norm(query.features, axis=1), 1.0, atol=1e-5)
     theirs = xgeo_evaluate(run_cli, feats / "query.h5", feats / "gallery.h5", protocol, tmp_path / "x.json")
     for key in expected_keys:  # FRGeo's numbers: the dataset's protocol with the floor R@1%
@@ -105,7 +117,12 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
         hits = localize(split.query_files[:2], "frgeo", save / "model_best.pth.tar", feats / "gallery.h5", "ground", top_k=3)
         for i, found in enumerate(hits):
             best = int(np.argmax(gallery.features @ query.features[i]))
-            assert found[0]["id"] == str(gallery.ids[best])
+            assert found[0]["id"] == str(gallery.ids[best]) and found[0]["index"] == best
+        argv = ["localize", str(split.query_files[0]), "--method", "frgeo", "--checkpoint", str(save),
+                "--gallery", str(feats / "gallery.h5"), "--plot", str(tmp_path / "map.png")]
+        code, out, err = run_cli(xgeo_main, argv)
+        assert code == 0, err
+        assert out.strip().splitlines()[-1] == f"map: {tmp_path / 'map.png'}" and (tmp_path / "map.png").is_file()
 
     # the original -e form evaluates <save_path>/checkpoint.pth.tar and writes the same features
     code, out, err = run_cli(

@@ -20,6 +20,7 @@ from xgeo.core.evaluate import evaluate_arrays
 from xgeo.core.losses import symmetric_infonce
 from xgeo.core.methods import DemoResult
 from xgeo.core.metrics import chance_levels
+from xgeo.core.runs import write_split_features
 from xgeo.core.synthetic import write_dataset
 from xgeo.core.train import StepOutput, TrainConfig, Trainer, embed
 
@@ -44,10 +45,12 @@ def _step(model: nn.Module, batch: dict) -> StepOutput:
     return StepOutput(loss=symmetric_infonce(q, g))
 
 
-def run_baseline(workdir: Path, seed: int = 0, size: int = 100, epochs: int = 8, progress: bool = False) -> DemoResult:
-    """Train and evaluate the baseline on a synthetic CVUSA written under ``workdir``."""
+def run_baseline(workdir: Path, seed: int = 0, size: int = 100, epochs: int = 8, progress: bool = False,
+                 difficulty: str = "standard") -> DemoResult:
+    """Train and evaluate the baseline on a synthetic CVUSA written under ``workdir``; its test
+    features (with ``/paths``) go to ``workdir/features`` for the demo's report."""
     start = time.perf_counter()
-    root = write_dataset("cvusa", Path(workdir) / "cvusa", size=size, seed=seed)
+    root = write_dataset("cvusa", Path(workdir) / "cvusa", size=size, seed=seed, difficulty=difficulty)
     # centred at 0 with unit-ish spread; the baseline starts from random weights, so no ImageNet statistics
     transforms = ResizeViews({"query": GROUND_SIZE, "gallery": AERIAL_SIZE}, mean=(0.5,) * 3, std=(0.25,) * 3)
     train = get_dataset("cvusa", root, "train", transforms=transforms)
@@ -55,21 +58,28 @@ def run_baseline(workdir: Path, seed: int = 0, size: int = 100, epochs: int = 8,
     torch.manual_seed(seed)
     model = TwoBranchBaseline()
 
+    features: dict[str, torch.Tensor] = {}
+
     def evaluate(trainer: Trainer) -> dict[str, float]:
         model.eval()
         with torch.no_grad():
-            q = embed(trainer.model.query, test.queries(), 64, trainer.device, "query")
-            g = embed(trainer.model.gallery, test.gallery(), 64, trainer.device, "gallery")
+            features["query"] = embed(trainer.model.query, test.queries(), 64, trainer.device, "query")
+            features["gallery"] = embed(trainer.model.gallery, test.gallery(), 64, trainer.device, "gallery")
         model.train()
-        return evaluate_arrays(q, g, test.task, "crossview")
+        return evaluate_arrays(features["query"], features["gallery"], test.task, "crossview")
 
     config = TrainConfig(out_dir=str(Path(workdir) / "baseline"), epochs=epochs, batch_size=32, lr=1e-3,
                          schedule="cosine", seed=seed, progress=progress)
     metrics = Trainer(model, train, _step, config, evaluate=evaluate).fit()
+    query_h5, gallery_h5 = write_split_features(Path(workdir) / "features", features["query"], features["gallery"],
+                                                test.task, "baseline", normalized=False, split=test)
     m = test.task.num_gallery
     return DemoResult(
         method="baseline", dataset=f"synthetic CVUSA ({len(train)} train / {m} test pairs)",
         metrics={k: metrics[k] for k in ("R@1", "R@5", "R@10", "R@1%")},
         chance=chance_levels(m),
         seconds=time.perf_counter() - start,
+        query_features=query_h5,
+        gallery_features=gallery_h5,
+        protocol="crossview",
     )

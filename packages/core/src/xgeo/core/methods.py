@@ -44,6 +44,12 @@ class DemoResult:
     chance: dict[str, float]
     seconds: float = 0.0
     notes: str = ""
+    #: optional feature files of the evaluated split (with ``/paths``) for the demo's report.html
+    query_features: Path | None = None
+    gallery_features: Path | None = None
+    #: the protocol (and R@1% convention) the metrics were computed with
+    protocol: str = "crossview"
+    percent_convention: str | None = None
 
 
 @dataclass

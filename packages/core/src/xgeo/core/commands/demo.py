@@ -1,9 +1,14 @@
-"""``xgeo demo``: every installed method end to end on a synthetic world, in one table."""
+"""``xgeo demo``: every installed method end to end on a synthetic world, in one table and one page.
+
+Each method's demo runs inside :func:`~xgeo.core.progress.epoch_progress` (a bar per method over its
+epochs with the latest R@1 on a terminal, one line per epoch otherwise). ``demo.md`` (the table) and
+``report.html`` (a section per method: metrics next to chance, CMC and retrieval grid when the demo
+handed back its feature files) are written into ``--workdir``; the report's path is the last line.
+"""
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 from xgeo.core.checks import arg_type, check_output_dir, non_negative
@@ -11,12 +16,14 @@ from xgeo.core.errors import XgeoError
 from xgeo.core.methods import DemoResult, installed_methods
 
 COLUMNS = ("R@1", "R@5", "R@10", "R@1%", "hit")
+DEFAULT_WORKDIR = Path("xgeo-demo")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", nargs="+", metavar="NAME", help="only these installed methods (default: all)")
     parser.add_argument("--baseline", action="store_true", help="also run core's two-branch baseline")
-    parser.add_argument("--workdir", type=Path, help="keep the synthetic data and runs here (default: a temporary folder)")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                        help="synthetic data, runs, demo.md and report.html go here (default: ./xgeo-demo)")
     parser.add_argument("--seed", type=arg_type(int, non_negative), default=0)
 
 
@@ -35,9 +42,34 @@ def format_results(results: list[DemoResult]) -> str:
     return "\n".join(out)
 
 
+def write_outputs(workdir: Path, results: list[DemoResult]) -> Path:
+    """``demo.md`` and ``report.html`` in ``workdir``; the report's path."""
+    from xgeo.core.features import read_features
+    from xgeo.core.io import write_text
+    from xgeo.core.report import ReportSection, report_section, write_page
+
+    table = format_results(results)
+    write_text(workdir / "demo.md", f"# xgeo demo\n\n```\n{table}\n```\n")
+    sections = []
+    for r in results:
+        title = f"{r.method} - {r.dataset} ({r.seconds:.0f} s)"
+        notes = [r.notes] if r.notes else []
+        if r.query_features is not None and r.gallery_features is not None:
+            part = report_section(read_features(r.query_features), read_features(r.gallery_features), r.protocol,
+                                  workdir / "report" / r.method, r.metrics, title=title, chance=r.chance,
+                                  percent_convention=r.percent_convention, prefix=f"{r.method}_")
+            part.section.notes = [*notes, *part.section.notes]
+            sections.append(part.section)
+        else:
+            sections.append(ReportSection(title, r.metrics, r.chance, (), notes))
+    return write_page(workdir / "report.html", "xgeo demo", sections,
+                      intro="Each method trained from random weights on a synthetic world; metrics next to chance, in percent.")
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.workdir is not None:
-        check_output_dir(args.workdir, "--workdir")
+    from xgeo.core.progress import epoch_progress
+
+    workdir = check_output_dir(args.workdir, "--workdir")
     methods = installed_methods()
     if args.methods:
         missing = sorted(set(args.methods) - set(methods))
@@ -45,16 +77,17 @@ def run(args: argparse.Namespace) -> int:
             raise XgeoError(None, f"not installed: {', '.join(missing)}", f"pip install {' '.join('xgeo-' + m for m in missing)}")
         methods = {k: v for k, v in methods.items() if k in args.methods}
     runnable = {k: m for k, m in methods.items() if m.demo is not None}
-    with tempfile.TemporaryDirectory(prefix="xgeo-demo-") as tmp:
-        workdir = args.workdir or Path(tmp)
-        results = []
-        if args.baseline or not runnable:
-            from xgeo.core.demo import run_baseline
+    results = []
+    if args.baseline or not runnable:
+        from xgeo.core.demo import run_baseline
 
-            print("running core's two-branch baseline on synthetic CVUSA", flush=True)
+        print("running core's two-branch baseline on synthetic CVUSA", flush=True)
+        with epoch_progress("baseline"):
             results.append(run_baseline(workdir / "baseline", seed=args.seed))
-        for name, method in runnable.items():
-            print(f"running {name} {method.version}", flush=True)
+    for name, method in runnable.items():
+        print(f"running {name} {method.version}", flush=True)
+        with epoch_progress(name):
             results.append(method.demo(workdir / name, args.seed))
     print(format_results(results))
+    print(write_outputs(workdir, results))
     return 0

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 
 from xgeo.core.checks import arg_type, check_output_dir, non_negative
 from xgeo.core.errors import XgeoError
 from xgeo.core.synthetic import SIZE_MEANING, WRITERS, write_dataset
+from xgeo.core.synthetic.difficulty import DIFFICULTIES
+
+#: what ``xgeo synth`` and ``xgeo demo`` write unless told otherwise
+DEFAULT_DIFFICULTY = "standard"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aerial-size", type=int, default=None, metavar="PX", help="aerial image side in pixels")
     parser.add_argument("--ground-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                         help="panorama height and width in pixels")
+    parser.add_argument("--difficulty", choices=DIFFICULTIES.names(), default=None,
+                        help="; ".join(f"{k}: {d.description}" for k, d in DIFFICULTIES.items())
+                        + " (default: standard, for the writers that have it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
             raise XgeoError(None, f"--ground-size {h} {w} is not usable",
                             "pass at least 8 x 8 (a multiple of 4 high for cvact/vigor)")
         kwargs["pano_size"] = (h, w)
+    has_difficulty = "difficulty" in inspect.signature(WRITERS.get(args.dataset)).parameters
+    if args.difficulty is not None and not has_difficulty:
+        raise XgeoError(None, f"the {args.dataset} writer has no --difficulty", "drop --difficulty")
+    if has_difficulty:
+        kwargs["difficulty"] = args.difficulty or DEFAULT_DIFFICULTY
     root = write_dataset(args.dataset, args.out, size=args.size, seed=args.seed, **kwargs)
-    print(f"wrote synthetic {args.dataset} (size {args.size}, seed {args.seed}) to {root}")
+    level = f", {kwargs['difficulty']}" if has_difficulty else ""
+    print(f"wrote synthetic {args.dataset} (size {args.size}, seed {args.seed}{level}) to {root}")
     return 0

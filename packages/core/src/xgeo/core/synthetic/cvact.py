@@ -36,8 +36,8 @@ def _index_column(indices: np.ndarray) -> np.ndarray:
 
 def write_cvact(out: str | Path, size: int = 100, seed: int = 0, *, train_factor: int = 3, test_factor: int = 2,
                 aerial_size: int = 64, pano_size: tuple[int, int] = (64, 128), extent_px: int = 64,
-                metres_per_px: float = 0.5, world_px: int | None = None) -> Path:
-    """Write a synthetic CVACT under ``out``; return ``out``."""
+                metres_per_px: float = 0.5, world_px: int | None = None, difficulty: str = "easy") -> Path:
+    """Write a synthetic CVACT under ``out``; return ``out``. ``difficulty``: ``"easy"`` or ``"standard"``."""
     check_size(size, out)
     out = check_out(out)
     if pano_size[0] % 4:
@@ -47,7 +47,7 @@ def write_cvact(out: str | Path, size: int = 100, seed: int = 0, *, train_factor
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xAC7]))
     side = world_px or world_side(n, extent_px)
     world = World(int(rng.integers(2**31)), size_px=side, metres_per_px=metres_per_px,
-                  origin_latlon=(-35.28, 149.13), origin_utm=(690_000.0, 6_095_000.0))
+                  origin_latlon=(-35.28, 149.13), origin_utm=(690_000.0, 6_095_000.0), difficulty=difficulty)
     places = sample_places(rng, side, n, margin=extent_px // 2 + 2)
     ids = random_ids(rng, n)
 

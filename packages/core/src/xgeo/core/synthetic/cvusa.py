@@ -37,12 +37,13 @@ PATHS = {
 
 def write_cvusa(out: str | Path, size: int = 100, seed: int = 0, *, layout: str = "original", train_factor: int = 3,
                 aerial_size: int = 64, pano_size: tuple[int, int] = (32, 176), extent_px: int = 64,
-                metres_per_px: float = 0.5, world_px: int | None = None) -> Path:
+                metres_per_px: float = 0.5, world_px: int | None = None, difficulty: str = "easy") -> Path:
     """Write a synthetic CVUSA under ``out``; return ``out``.
 
     Each pair is one place of one :class:`World`: the aerial is the ``extent_px`` crop around it
     (resized to ``aerial_size``), the panorama is the polar transform of the same disc with a
-    per-image colour gain and Gaussian noise.
+    per-image colour gain and Gaussian noise; ``difficulty="standard"`` adds facades, a time gap and
+    clutter (:mod:`xgeo.core.synthetic.difficulty`).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown CVUSA layout {layout!r}; choose from {LAYOUTS}")
@@ -52,7 +53,7 @@ def write_cvusa(out: str | Path, size: int = 100, seed: int = 0, *, layout: str 
     n = n_train + n_test
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC05A]))
     side = world_px or world_side(n, extent_px)
-    world = World(int(rng.integers(2**31)), size_px=side, metres_per_px=metres_per_px)
+    world = World(int(rng.integers(2**31)), size_px=side, metres_per_px=metres_per_px, difficulty=difficulty)
     places = sample_places(rng, side, n, margin=extent_px // 2 + 2)
     ids = [f"{i:07d}" for i in np.sort(rng.choice(10**7 - 1, n, replace=False) + 1)]
     ids = [ids[i] for i in rng.permutation(n)]

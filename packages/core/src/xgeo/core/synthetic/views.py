@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from xgeo.core.synthetic.difficulty import blur, layover, render_panoramas
 from xgeo.core.synthetic.world import BUILDING, ROAD, WATER, World
 
 #: nominal drone altitudes in metres (three rings, as in University-1652-style captures)
@@ -83,7 +84,10 @@ class PanoramaRenderer:
         self.grid = (torch.stack([east, -north], dim=-1) / (self.crop / 2)).float()[None]
 
     def __call__(self, world: World, rows: Sequence[float], cols: Sequence[float], chunk: int = 64) -> torch.Tensor:
-        """Panoramas ``[N, 3, height, width]`` (no nuisance)."""
+        """Panoramas ``[N, 3, height, width]`` (no gain or noise; a ``standard`` world adds facades, its
+        ground capture and clutter)."""
+        if world.nuisance is not None:
+            return render_panoramas(self, world, rows, cols, world.nuisance)[0]
         out = []
         for s in range(0, len(rows), chunk):
             crops, shift = _crops(world, rows[s:s + chunk], cols[s:s + chunk], self.extent)
@@ -102,7 +106,10 @@ class PanoramaRenderer:
                              align_corners=False)
 
     def classes(self, world: World, rows: Sequence[float], cols: Sequence[float]) -> np.ndarray:
-        """Class codes ``[N, height, width]`` seen by each panorama pixel (nearest neighbour)."""
+        """Class codes ``[N, height, width]`` seen by each panorama pixel (nearest neighbour; facades count
+        as buildings in a ``standard`` world)."""
+        if world.nuisance is not None:
+            return render_panoramas(self, world, rows, cols, world.nuisance)[1]
         cls = torch.from_numpy(world.classes.astype(np.float32))[None]
         half = self.extent // 2 + 1
         out = []
@@ -177,7 +184,10 @@ def drone_view(world: World, row: float, col: float, altitude_m: float, heading_
     src = crops
     if small < side:
         src = F.interpolate(crops, size=(small, small), mode="bilinear", align_corners=False, antialias=True)
-    return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].clamp(0, 1)
+    view = F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].clamp(0, 1)
+    if world.nuisance is not None:  # the higher the drone, the blurrier (haze, motion, resolution)
+        view = blur(view, world.nuisance.drone_blur_px_per_m * altitude_m)
+    return view
 
 
 def sar_patch(world: World, row: float, col: float, extent: int, size: int, rng: np.random.Generator,
@@ -196,6 +206,8 @@ def sar_patch(world: World, row: float, col: float, extent: int, size: int, rng:
     cls = world.classes[r0:r0 + extent, c0:c0 + extent]
     sigma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     sigma = sigma * np.select([cls == BUILDING, cls == WATER, cls == ROAD], [3.0, 0.05, 0.3], 1.0)
+    if world.nuisance is not None:  # tall buildings lean towards the sensor
+        sigma = layover(sigma, world.heights[r0:r0 + extent, c0:c0 + extent] / world.metres_per_px, world.nuisance.layover)
     sigma_t = torch.from_numpy(np.ascontiguousarray(sigma, dtype=np.float32))[None, None]
     if size != extent:
         sigma_t = F.interpolate(sigma_t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)

@@ -120,8 +120,11 @@ def _write_city(out: Path, city: str, world: World, size: int, extent: int, trai
 
 
 def write_vigor(out: str | Path, size: int = 25, seed: int = 0, *, train_fraction: float = 0.5, aerial_size: int = 64,
-                pano_size: tuple[int, int] = (64, 128), extent_px: int = 64) -> Path:
-    """Write a synthetic VIGOR (4 cities, ``size`` panoramas each) under ``out``; return ``out``."""
+                pano_size: tuple[int, int] = (64, 128), extent_px: int = 64, difficulty: str = "easy") -> Path:
+    """Write a synthetic VIGOR (4 cities, ``size`` panoramas each) under ``out``; return ``out``.
+
+    ``difficulty``: ``"easy"`` or ``"standard"`` (see :mod:`xgeo.core.synthetic.difficulty`).
+    """
     check_size(size, out)
     out = check_out(out)
     if extent_px % 4 or pano_size[0] % 4:
@@ -132,6 +135,7 @@ def write_vigor(out: str | Path, size: int = 25, seed: int = 0, *, train_fractio
     mpp = VIGOR_SCALE_PX * VIGOR_METRES_PER_PX / extent_px
     for (city, origin), ss in zip(CITIES.items(), seeds, strict=True):
         rng = np.random.default_rng(ss)
-        world = World(int(rng.integers(2**31)), size_px=max(side, 128), metres_per_px=mpp, origin_latlon=origin)
+        world = World(int(rng.integers(2**31)), size_px=max(side, 128), metres_per_px=mpp, origin_latlon=origin,
+                      difficulty=difficulty)
         _write_city(out, city, world, int(size), extent_px, train_fraction, aerial_size, pano_size, rng)
     return out

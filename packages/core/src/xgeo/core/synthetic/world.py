@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from xgeo.core.synthetic.difficulty import DIFFICULTIES, Nuisance, build_captures
+
 EARTH_RADIUS_M = 6_371_004.0
 METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180.0
 
@@ -65,6 +67,11 @@ class World:
 
     ``n_roads`` and ``n_buildings`` default to the feasibility numbers (60 roads, 3,000 buildings on
     2048 px) scaled to ``size_px`` (roads by side length, buildings by area).
+
+    ``difficulty`` (:data:`~xgeo.core.synthetic.difficulty.DIFFICULTIES`): ``"easy"`` is one raster seen
+    by every view; ``"standard"`` adds building heights, an aerial capture with shadows
+    (:attr:`rgb`) and a ground capture of another season with some buildings gone or new
+    (``ground_rgb``, ``ground_classes``, ``ground_heights``), see :mod:`xgeo.core.synthetic.difficulty`.
     """
 
     seed: int
@@ -77,10 +84,12 @@ class World:
     n_buildings: int | None = None
     building_px: tuple[int, int] = (6, 24)
     water_fraction: float = 0.06
+    difficulty: str = "easy"
     rgb: np.ndarray = field(init=False, repr=False)
     classes: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        nuisance = DIFFICULTIES.get(self.difficulty).nuisance
         rng = np.random.default_rng(self.seed)
         n = self.size_px
         scale = n / 2048.0
@@ -112,6 +121,8 @@ class World:
             classes[rows, cols] = ROAD
 
         # rectangular buildings with random roof colours, kept off roads and water (up to 3 tries each)
+        base = (rgb.copy(), classes.copy()) if nuisance is not None else None  # the ground without buildings
+        buildings: list[tuple[int, int, int, int]] = []
         lo, hi = self.building_px
         tries = 3 * n_buildings
         heights = rng.integers(lo, hi + 1, tries)
@@ -126,12 +137,21 @@ class World:
                 continue
             rgb[t:t + h, left:left + w] = colour
             block[...] = BUILDING
+            buildings.append((int(t), int(left), int(h), int(w)))
             placed += 1
             if placed == n_buildings:
                 break
 
         self.rgb = np.clip(rgb, 0.0, 1.0).astype(np.float32)
         self.classes = classes
+        if nuisance is not None:
+            self.base_classes = base[1]
+            build_captures(self, np.clip(base[0], 0.0, 1.0).astype(np.float32), buildings, nuisance)
+
+    @property
+    def nuisance(self) -> Nuisance | None:
+        """The nuisance of this world's difficulty (``None`` when easy)."""
+        return DIFFICULTIES.get(self.difficulty).nuisance
 
     # ------------------------------------------------------------------ content
     @property

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import check_finite, load_state_dict_into
+from xgeo.core.progress import notify_epoch
 from xgeo.core.train import distributed
 from xgeo.core.train.checkpoint import (
     BEST_NAME,
@@ -366,6 +367,8 @@ class Trainer:
         self.records.write_metrics(record, self.best, self.history)
         if improved and self.is_main:
             copy_atomic(path, self.out_dir / BEST_NAME)
+        if self.is_main:
+            notify_epoch(epoch, self.config.epochs, record)
         return record
 
     def _end_part_way(self) -> dict[str, Any]:

@@ -71,7 +71,8 @@ def build_graph(query: torch.Tensor, features: torch.Tensor, positions: torch.Te
     dist = edge_distances(features, positions, mode, reference_compat).double()
     weights = torch.exp(-dist / sigma)
     eye = torch.eye(k, dtype=torch.bool, device=features.device)
-    ranked = weights.masked_fill(eye, -0.1)  # self-loops below every other weight
+    # by distance (no underflow ties); the released code ranks the weights, self-loops pushed below all
+    ranked = weights.masked_fill(eye, -0.1) if reference_compat else (-dist).masked_fill(eye, float("-inf"))
     neighbours = ranked.topk(edge_topk, dim=-1).indices
     adjacency = torch.zeros_like(eye).expand(len(features), k, k).clone()
     adjacency.scatter_(2, neighbours, True)

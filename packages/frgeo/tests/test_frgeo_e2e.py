@@ -37,26 +37,38 @@ def test_train_then_evaluate_features(dataset, extra, protocol, request, tmp_pat
     save = tmp_path / "run"
     code, out, err = run_cli(
         cli.train_main,
-        ["--dataset", dataset, *extra, *fast, *README_DIST_FLAGS, "--data-root", str(root), "--save_path", str(save)],
+        ["--dataset", dataset, *extra, *fast, *README_DIST_FLAGS, "--data-root", str(root), "--save_path", str(save),
+         "--report", str(tmp_path / "train_report")],
     )
     assert code == 0, err
     assert "random weights" in out and "single process" in out
+    # --report: core's report of the best checkpoint, its images inlined and its grid drawn from /paths
+    assert out.strip().splitlines()[-1].endswith(str(tmp_path / "train_report" / "report.html"))
+    page = (tmp_path / "train_report" / "report.html").read_text()
+    assert page.count('<img alt="') == page.count('src="data:image/png;base64,') >= 2
+    assert (tmp_path / "train_report" / "retrieval.png").is_file()
+    best = json.loads((tmp_path / "train_report" / "metrics.json").read_text())["metrics"]
     metrics = json.loads((save / "metrics.json").read_text())
     expected_keys = {"R@1", "R@5", "R@10", "R@1%"} | ({"hit"} if dataset == "vigor" else set())
     assert expected_keys <= set(metrics)
+    assert expected_keys <= set(best)  # the report scored the best checkpoint
+    assert best[metrics["best"]["metric"]] == pytest.approx(metrics["best"]["value"], abs=1e-9)
     assert (save / "checkpoint.pth.tar").is_file() and (save / "model_best.pth.tar").is_file()
 
     feats = tmp_path / "features"
     code, out, err = run_cli(
-        cli.eval_main, ["--checkpoint", str(save), "--dataset", dataset, *extra, "--data-root", str(root), "--out", str(feats)]
+        cli.eval_main, ["--checkpoint", str(save), "--dataset", dataset, *extra, "--data-root", str(root), "--out", str(feats),
+                        "--report", str(tmp_path / "eval_report")]
     )
     assert code == 0, err
+    assert json.loads((tmp_path / "eval_report" / "metrics.json").read_text())["metrics"] == best
     ours = json.loads((feats / "eval_metrics.json").read_text())
     for key in expected_keys:  # the checkpoint reproduces the epoch's evaluation
         assert ours[key] == pytest.approx(metrics[key], abs=1e-9)
 
     query, gallery = read_features(feats / "query.h5"), read_features(feats / "gallery.h5")
     assert query.method == "frgeo" and query.normalized and query.dim == 1280
+    assert all(f.is_file() for f in query.image_files() + gallery.image_files())  # /paths name the images
     assert np.allclose(np.linalg.norm(query.features, axis=1), 1.0, atol=1e-5)
     theirs = xgeo_evaluate(run_cli, feats / "query.h5", feats / "gallery.h5", protocol, tmp_path / "x.json")
     for key in expected_keys:  # FRGeo's numbers: the dataset's protocol with the floor R@1%

@@ -18,6 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
               "Write a synthetic dataset in a standard on-disk layout (deterministic given --size and --seed)."),
     "evaluate": ("xgeo.core.commands.evaluate",
                  "Retrieval metrics (R@K, R@1 percent, hit rate, mAP, metre accuracy) from query and gallery feature files."),
+    "report": ("xgeo.core.commands.report",
+               "Write report.html (metrics, CMC, retrieval grid, localisation plots) from query and gallery feature files."),
     "localize": ("xgeo.core.commands.localize",
                  "Embed query images with a method checkpoint and print their top-k gallery places (id, location, score)."),
     "demo": ("xgeo.core.commands.demo",

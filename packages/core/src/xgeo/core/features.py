@@ -7,7 +7,9 @@ Schema ``xgeo.features/1`` (one file per side, query or gallery)::
     /labels       int64 [N]              (gallery: -1 = junk)
     /semi_labels  int64 [N, S]           optional, -1 pads (VIGOR semi-positives)
     /locations    float64 [N, 2]         optional, attribute ``crs`` = "latlon" | "metres"
-    root attributes: schema = "xgeo.features/1", view, method, normalized
+    /paths        UTF-8 strings [N]      optional: the file each row came from, relative to the root
+                                         attribute ``image_root`` (for sentences: the sentence itself)
+    root attributes: schema = "xgeo.features/1", view, method, normalized[, image_root]
 
 Files are written in row chunks through a temporary file renamed into place (a crash never
 leaves a half-written store) and read in row chunks, so neither side needs the whole matrix in
@@ -17,7 +19,6 @@ features raises :class:`~xgeo.core.errors.XgeoError` naming the file and the fix
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,23 +29,19 @@ import h5py
 import numpy as np
 
 from xgeo.core.errors import XgeoError
+from xgeo.core.feature_writer import (  # noqa: F401  (re-exported: the store's public API)
+    DEFAULT_CHUNK_ROWS,
+    SCHEMA,
+    FeatureWriter,
+    _numpy,
+    relative_paths,
+    resolve_paths,
+    write_features,
+)
 from xgeo.core.task import CRS_VALUES, RetrievalTask
 
-SCHEMA = "xgeo.features/1"
 REQUIRED = ("features", "ids", "labels")
-DEFAULT_CHUNK_ROWS = 8192
 _REWRITE = "re-export the features with xgeo (xgeo.core.features.write_features)"
-
-
-def _numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _hdf5_chunk_rows(dim: int) -> int:
-    """Rows per HDF5 storage chunk: about 1 MiB of features."""
-    return max(1, min(4096, (1 << 20) // max(4 * dim, 1)))
 
 
 @dataclass
@@ -60,6 +57,9 @@ class FeatureSet:
     view: str = ""
     method: str = ""
     normalized: bool = False
+    #: optional file of each row, relative to ``image_root`` (see :meth:`image_files`)
+    paths: np.ndarray | None = None
+    image_root: str | None = None
 
     def __post_init__(self) -> None:
         self.features = np.ascontiguousarray(_numpy(self.features), dtype=np.float32)
@@ -80,6 +80,14 @@ class FeatureSet:
                 raise ValueError(f"locations need crs in {CRS_VALUES}, got {self.crs!r}")
         elif self.crs is not None:
             raise ValueError("crs given without locations")
+        if self.paths is not None:
+            self.paths = np.asarray([str(v) for v in self.paths], dtype=object)
+            if self.paths.shape != (n,):
+                raise ValueError(f"paths must have {n} entries, got {self.paths.shape}")
+
+    def image_files(self) -> list[Path] | None:
+        """The row files as paths (``image_root / path``), or ``None`` without ``/paths``."""
+        return None if self.paths is None else resolve_paths(self.paths, self.image_root)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -101,118 +109,6 @@ class FeatureSet:
         else:
             raise ValueError(f"side must be 'query' or 'gallery', not {side!r}")
         return cls(features, ids, labels, semi, loc, task.crs if loc is not None else None, view, method, normalized)
-
-
-# ---------------------------------------------------------------------------------------- writing
-class FeatureWriter:
-    """Append row chunks to a new feature file; it appears at ``path`` only when closed cleanly.
-
-    >>> with FeatureWriter("q.h5", dim=256, method="frgeo") as w:   # doctest: +SKIP
-    ...     for batch in batches:
-    ...         w.append(batch.features, batch.ids, batch.labels)
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        dim: int,
-        *,
-        semi_width: int | None = None,
-        crs: str | None = None,
-        view: str = "",
-        method: str = "",
-        normalized: bool = False,
-    ) -> None:
-        if crs is not None and crs not in CRS_VALUES:
-            raise ValueError(f"crs must be one of {CRS_VALUES}, got {crs!r}")
-        self.path = Path(path)
-        self.dim = int(dim)
-        self.semi_width = semi_width
-        self.crs = crs
-        self.attrs = {"schema": SCHEMA, "view": view, "method": method, "normalized": bool(normalized)}
-        self.rows = 0
-        self._stack: contextlib.ExitStack | None = None
-        self._h5: h5py.File | None = None
-
-    def __enter__(self) -> FeatureWriter:
-        from xgeo.core.io import atomic_write  # deferred: xgeo.core.io imports torch, readers need not
-
-        self._stack = contextlib.ExitStack()
-        tmp = self._stack.enter_context(atomic_write(self.path))
-        self._h5 = h5py.File(tmp, "w")
-        rows = _hdf5_chunk_rows(self.dim)
-        h5 = self._h5
-        h5.create_dataset("features", (0, self.dim), np.float32, maxshape=(None, self.dim), chunks=(rows, self.dim))
-        h5.create_dataset("ids", (0,), h5py.string_dtype("utf-8"), maxshape=(None,), chunks=(rows,))
-        h5.create_dataset("labels", (0,), np.int64, maxshape=(None,), chunks=(rows,))
-        if self.semi_width is not None:
-            w = int(self.semi_width)
-            h5.create_dataset("semi_labels", (0, w), np.int64, maxshape=(None, w), chunks=(rows, max(w, 1)))
-        if self.crs is not None:
-            loc = h5.create_dataset("locations", (0, 2), np.float64, maxshape=(None, 2), chunks=(rows, 2))
-            loc.attrs["crs"] = self.crs
-        return self
-
-    def append(
-        self,
-        features: Any,
-        ids: Any,
-        labels: Any,
-        semi_labels: Any = None,
-        locations: Any = None,
-    ) -> None:
-        """Append ``n`` rows (features ``[n, D]``, ids, labels, and semi-labels / locations when
-        the file has them)."""
-        if self._h5 is None:
-            raise RuntimeError("FeatureWriter.append outside its `with` block")
-        feats = np.asarray(_numpy(features), dtype=np.float32)
-        n = len(feats)
-        if feats.shape != (n, self.dim):
-            raise ValueError(f"features must have shape [n, {self.dim}], got {feats.shape}")
-        if not np.isfinite(feats).all():
-            bad = int(np.flatnonzero(~np.isfinite(feats).all(axis=1))[0]) + self.rows
-            raise XgeoError(self.path, f"refusing to write NaN/inf features (row {bad})", "check the model's outputs")
-        columns = {"features": feats, "ids": np.asarray([str(v) for v in _numpy(ids)], dtype=object),
-                   "labels": np.asarray(_numpy(labels), dtype=np.int64)}
-        if self.semi_width is not None:
-            if semi_labels is None:
-                raise ValueError("this file has /semi_labels: pass semi_labels")
-            columns["semi_labels"] = np.asarray(_numpy(semi_labels), dtype=np.int64).reshape(n, int(self.semi_width))
-        if self.crs is not None:
-            if locations is None:
-                raise ValueError("this file has /locations: pass locations")
-            columns["locations"] = np.asarray(_numpy(locations), dtype=np.float64).reshape(n, 2)
-        for name, values in columns.items():
-            if len(values) != n:
-                raise ValueError(f"{name} has {len(values)} rows, features have {n}")
-            ds = self._h5[name]
-            ds.resize(self.rows + n, axis=0)
-            ds[self.rows : self.rows + n] = values
-        self.rows += n
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        assert self._h5 is not None and self._stack is not None
-        try:
-            if exc_type is None:
-                self._h5.attrs.update(self.attrs)
-        finally:
-            self._h5.close()
-            self._h5 = None
-        return bool(self._stack.__exit__(exc_type, exc, tb))
-
-
-def write_features(path: str | os.PathLike, fs: FeatureSet, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:
-    """Write ``fs`` to ``path`` (atomically, ``chunk_rows`` rows at a time)."""
-    semi_width = None if fs.semi_labels is None else fs.semi_labels.shape[1]
-    with FeatureWriter(path, fs.dim, semi_width=semi_width, crs=fs.crs, view=fs.view, method=fs.method,
-                       normalized=fs.normalized) as writer:
-        for a in range(0, len(fs), chunk_rows):
-            b = min(a + chunk_rows, len(fs))
-            writer.append(
-                fs.features[a:b], fs.ids[a:b], fs.labels[a:b],
-                None if fs.semi_labels is None else fs.semi_labels[a:b],
-                None if fs.locations is None else fs.locations[a:b],
-            )
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -291,12 +187,14 @@ class FeatureFile:
             crs = crs.decode() if isinstance(crs, bytes) else crs
             if crs not in CRS_VALUES:
                 raise self._fail(f"/locations has crs {crs!r}, expected one of {CRS_VALUES}")
+        if "paths" in h5 and (h5["paths"].shape != (n,) or h5["paths"].dtype.kind not in "OSU"):
+            raise self._fail(f"/paths must be {n} strings, got {h5['paths'].dtype} {h5['paths'].shape}")
 
     def _read(self, name: str, selection: Any = ()) -> Any:
         """``/name[selection]``; a read failure (truncated, corrupt file) becomes an XgeoError."""
         try:
             ds = self.h5[name]
-            return ds.asstr()[selection] if name == "ids" else ds[selection]
+            return ds.asstr()[selection] if name in ("ids", "paths") else ds[selection]
         except (OSError, RuntimeError, UnicodeDecodeError) as err:
             detail = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
             raise XgeoError(self.path, f"corrupt dataset /{name} ({detail})", _REWRITE) from None
@@ -351,6 +249,17 @@ class FeatureFile:
         crs = self.h5["locations"].attrs["crs"]
         return crs.decode() if isinstance(crs, bytes) else str(crs)
 
+    @property
+    def paths(self) -> np.ndarray | None:
+        """The ``/paths`` strings, or ``None`` when the file has none."""
+        return np.asarray(self._read("paths"), dtype=object) if "paths" in self.h5 else None
+
+    @property
+    def image_root(self) -> str | None:
+        """The ``image_root`` attribute (what ``/paths`` are relative to), or ``None``."""
+        root = self.attrs.get("image_root")
+        return None if root is None else str(root)
+
     def chunks(self, rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(start, features[start:start+rows])`` as float32, rejecting NaN/inf rows."""
         if rows < 1:
@@ -383,6 +292,7 @@ class FeatureFile:
         return FeatureSet(
             self.read_features(), self.ids, self.labels, self.semi_labels, self.locations, self.crs,
             view=str(attrs.get("view", "")), method=str(attrs.get("method", "")), normalized=self.normalized,
+            paths=self.paths, image_root=self.image_root,
         )
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -70,9 +71,15 @@ def write_split_features(
     method: str,
     views: tuple[str, str] = ("ground", "aerial"),
     normalized: bool = True,
+    *,
+    split: Any = None,
 ) -> tuple[Path, Path]:
-    """Write ``query.h5`` and ``gallery.h5`` (feature-store schema, ids/labels/locations of ``task``)."""
-    from xgeo.core.features import FeatureSet, write_features
+    """Write ``query.h5`` and ``gallery.h5`` (feature-store schema, ids/labels/locations of ``task``).
+
+    With ``split`` (a reader with ``query_files``, ``gallery_files`` and ``root``), each file also gets
+    ``/paths``: the image of every row, relative to the ``image_root`` attribute (the split's root).
+    """
+    from xgeo.core.features import FeatureSet, relative_paths, write_features
 
     out_dir = Path(out_dir)
     paths = out_dir / QUERY_FILE, out_dir / GALLERY_FILE
@@ -81,6 +88,9 @@ def write_split_features(
         fs = FeatureSet.from_task(
             np.ascontiguousarray(array, dtype=np.float32), task, side=side, view=view, method=method, normalized=normalized
         )
+        if split is not None:
+            rel, root = relative_paths(getattr(split, f"{side}_files"), split.root)
+            fs = dataclasses.replace(fs, paths=rel, image_root=root)
         write_features(path, fs)
     return paths
 

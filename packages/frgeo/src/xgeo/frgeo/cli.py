@@ -55,6 +55,8 @@ def configure_train(p: ArgumentParser) -> None:
     new.add_argument("--pool-size", dest="pool_size", type=int, metavar="N")
     new.add_argument("--top-k", dest="top_k", type=int, metavar="K")
     new.add_argument("--overwrite", action="store_true", help="replace a finished run in --save_path (else refused)")
+    new.add_argument("--report", dest="_report", metavar="DIR",
+                     help="at the end, write xgeo's report (report.html, plots) of the best checkpoint into DIR")
 
     orig = p.add_argument_group("original train.py flags")
     orig.add_argument("-j", "--workers", type=int, metavar="N", help="data loading workers")
@@ -99,6 +101,9 @@ def run_train(args: argparse.Namespace) -> int:
     from xgeo.frgeo.run import evaluate, train
 
     config = resolve(typed_options(args))
+    report_dir = getattr(args, "_report", None)
+    if report_dir is not None:
+        report_dir = check_output_dir(report_dir, "--report")
     code = place(config, args._argv)
     if code is not None:
         return code
@@ -107,12 +112,20 @@ def run_train(args: argparse.Namespace) -> int:
     if config.run.evaluate:
         save = check_output_dir(config.train.out_dir or ".", "--save_path")
         checkpoint = resolve_checkpoint(config.train.resume or save / "checkpoint.pth.tar", "frgeo-train")
-        result = evaluate(config, checkpoint, save)
+        result = evaluate(config, checkpoint, save, report_dir=report_dir)
         say(f"{config.data.dataset} {result['split']} ({result['queries']} queries, {result['gallery']} references): "
             f"{format_metrics(result)}")
+        if result.get("report"):
+            say(f"report: {result['report']}")
         return 0
     metrics = train(config)
     say(f"done: {format_metrics(metrics)}  ->  {Path(config.train.out_dir) / 'metrics.json'}")
+    if report_dir is not None:
+        from xgeo.frgeo.run import report_best
+
+        html = report_best(config, report_dir)
+        if html:
+            say(f"report of the best checkpoint: {html}")
     return 0
 
 
@@ -130,6 +143,7 @@ def configure_eval(p: ArgumentParser) -> None:
     p.add_argument("--cross", action=BOOL, default=False, help="VIGOR cross-area protocol")
     p.add_argument("--split", help="split to evaluate (default: the one evaluated during training)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: features-<split> next to the checkpoint)")
+    p.add_argument("--report", metavar="DIR", help="also write xgeo's report (report.html, CMC, retrieval grid) into DIR")
     p.add_argument("-b", "--batch-size", dest="eval_batch_size", type=count, default=32)
     p.add_argument("-j", "--workers", type=arg_type(int, non_negative), default=0)
     p.add_argument("--device", default="auto")
@@ -143,14 +157,15 @@ def run_eval(args: argparse.Namespace) -> int:
     from xgeo.frgeo.run import evaluate
 
     given = typed_options(args)
-    checkpoint, split, out = given.pop("checkpoint"), given.pop("split"), given.pop("out")
+    checkpoint, split, out, report = given.pop("checkpoint"), given.pop("split"), given.pop("out"), given.pop("report")
+    report_dir = check_output_dir(report, "--report") if report is not None else None
     config = resolve_config(SCHEMA, given | {"evaluate": True})  # defaults and flags; no preset
     place(config, [])
     profile = PROFILES.get(config.data.dataset)
     split = split or profile.eval_split
     checkpoint = resolve_checkpoint(checkpoint, "frgeo-train")
     out_dir = check_output_dir(out or checkpoint.parent / f"features-{split}", "--out")
-    result = evaluate(config, checkpoint, out_dir, split)
+    result = evaluate(config, checkpoint, out_dir, split, report_dir=report_dir)
     say(f"{config.data.dataset} {split} ({result['queries']} queries, {result['gallery']} references): {format_metrics(result)}")
     if "query_features" in result:
         say(
@@ -158,6 +173,8 @@ def run_eval(args: argparse.Namespace) -> int:
             f"(xgeo evaluate --query {result['query_features']} --gallery {result['gallery_features']} "
             f"--protocol {profile.protocol} --percent-convention {profile.percent_convention})"
         )
+    if result.get("report"):
+        say(f"report: {result['report']}")
     return 0
 
 

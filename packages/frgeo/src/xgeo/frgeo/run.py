@@ -8,6 +8,7 @@ from typing import Any
 from xgeo.core.errors import XgeoError
 from xgeo.core.io import write_json
 from xgeo.core.presets import Config
+from xgeo.core.report import write_report
 from xgeo.core.runs import prepare_run_dir, resolve_checkpoint, say, write_split_features
 from xgeo.core.train import Trainer, seed_everything
 from xgeo.core.train import distributed as dist_utils
@@ -65,6 +66,12 @@ def run_identity(config: Config, spec: ModelSpec) -> dict[str, Any]:
     return {"method": METHOD_NAME, "dataset": config.data.dataset, "cross": bool(config.data.cross), "model": spec.to_dict()}
 
 
+def report_best(config: Config, report_dir: str | Path) -> str:
+    """Core's report of the run's best (else latest) checkpoint on the evaluation split, in ``report_dir``
+    (with its query.h5 and gallery.h5); the path of report.html."""
+    return evaluate(config, config.train.out_dir, report_dir, report_dir=report_dir).get("report", "")
+
+
 def train(config: Config) -> dict[str, Any]:
     """Train with core's Trainer; evaluation, checkpoints and metrics.json land in ``--save_path``."""
     cfg = config.train
@@ -93,8 +100,10 @@ def train(config: Config) -> dict[str, Any]:
     return trainer.fit()
 
 
-def evaluate(config: Config, checkpoint: str | Path, out_dir: str | Path, split_name: str | None = None) -> dict[str, Any]:
-    """Evaluate a checkpoint on a split; write query/gallery features and ``eval_metrics.json`` into ``out_dir``."""
+def evaluate(config: Config, checkpoint: str | Path, out_dir: str | Path, split_name: str | None = None,
+             report_dir: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate a checkpoint on a split; write query/gallery features and ``eval_metrics.json`` into ``out_dir``
+    and, with ``report_dir``, core's report (``report.html``, plots, ``metrics.json``) there."""
     checkpoint = resolve_checkpoint(checkpoint, "frgeo-train")
     profile: FRGeoProfile = PROFILES.get(config.data.dataset)
     model, _ = load_model(checkpoint, default_spec=model_spec(config.model, config.data.dataset))
@@ -118,7 +127,11 @@ def evaluate(config: Config, checkpoint: str | Path, out_dir: str | Path, split_
         **metrics,
     }
     if info.is_main:
-        qpath, gpath = write_split_features(out_dir, query, gallery, split.task, METHOD_NAME)
+        qpath, gpath = write_split_features(out_dir, query, gallery, split.task, METHOD_NAME, split=split)
         write_json(Path(out_dir) / "eval_metrics.json", result)
         result["query_features"], result["gallery_features"] = str(qpath), str(gpath)
+        if report_dir is not None:
+            report = write_report(qpath, gpath, profile.protocol, report_dir, percent_convention=profile.percent_convention,
+                                  title=f"FRGeo {config.data.dataset} {split_name} ({Path(checkpoint).name})")
+            result["report"] = str(report.html)
     return result

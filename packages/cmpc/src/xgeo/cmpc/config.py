@@ -87,6 +87,8 @@ class RunOptions:
     threshold_preset: str | None = field(default=None, metadata={"check": one_of("metres", "reference-grid")})
     #: ``specify_num``: modality-specific leading stages; only 0 (fully shared, the paper) is implemented
     specify_num: int = field(default=0, metadata={"check": in_range(0, 0)})
+    #: torch CPU threads (``None``: torch's default); 1 is much faster on a machine shared with other jobs
+    threads: int | None = field(default=None, metadata={"check": positive})
 
 
 def _data_classes(value: Any, nested: Nested) -> None:
@@ -118,6 +120,7 @@ LEGACY: Mapping[str, Any] = {
     "result_path": "run.result_path", "exp_name": "run.exp_name", "emb_feat": "run.emb_feat",
     "param_path": "run.param_path", "emb_feat_path": "run.emb_feat_path", "refine_eval": "run.refine_eval",
     "thresholds": "run.thresholds", "threshold_preset": "run.threshold_preset", "specify_num": "run.specify_num",
+    "threads": "run.threads",
     # model and graph
     "arch": "model.arch", "pretrained": "model.pretrained", "low_dim": "model.low_dim", "image_size": "model.image_size",
     "net_channels": "model.net_channels", "node_topk": "model.node_topk", "edge_topk": "model.edge_topk",

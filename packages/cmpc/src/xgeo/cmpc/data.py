@@ -15,7 +15,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from xgeo.cmpc.config import DataOptions
-from xgeo.core.datasets import DatasetProfile, SN6CMPC
+from xgeo.core.datasets import SN6CMPC, DatasetProfile
 from xgeo.core.datasets.transforms import ResizeViews
 from xgeo.core.errors import XgeoError
 from xgeo.core.train.distributed import get_rank, get_world_size

@@ -76,7 +76,8 @@ class RefineStep:
         loss = self.options.loss_weight * (losses["cls"] + losses["rank"])
         with torch.no_grad():
             top1 = float((r.argmax(1) == 0).float().mean())
-        return StepOutput(loss=loss, metrics={"cls": float(losses["cls"]), "rank": float(losses["rank"]), "node0_top1": top1})
+        return StepOutput(loss=loss, metrics={"cls": float(losses["cls"].detach()), "rank": float(losses["rank"].detach()),
+                                                 "node0_top1": top1})
 
 
 class FeatureDataset(torch.utils.data.Dataset):

@@ -22,7 +22,8 @@ def _demo32(tmp_path: Path) -> Path:
     """The demo preset at 32 px (the synthetic patches' size), as a YAML preset file."""
     from importlib import resources
 
-    text = (resources.files("xgeo.cmpc.presets") / "demo.yaml").read_text().replace("image_size: 48", "image_size: 32\n  node_topk: 4\n  edge_topk: 2")
+    text = (resources.files("xgeo.cmpc.presets") / "demo.yaml").read_text()
+    text = text.replace("image_size: 48", "image_size: 32\n  node_topk: 4\n  edge_topk: 2")
     path = tmp_path / "demo32.yaml"
     path.write_text(text)
     return path
@@ -85,7 +86,8 @@ def test_train_both_phases_and_localize(sn6, tmp_path, capsys, tiny_flags):
     assert cli.test_main([str(run), str(preset), "--data-root", str(sn6), "--out", str(tmp_path / "t"), *SMALL]) == 0
     capsys.readouterr()
     sar = sorted((sn6 / "test" / "imgs" / "sar").glob("*.png"))[:2]
-    code = xgeo_cli.main(["localize", *map(str, sar), "--method", "cmpc", "--checkpoint", str(run / "refine" / "checkpoint.pth.tar"),
+    checkpoint = run / "refine" / "checkpoint.pth.tar"
+    code = xgeo_cli.main(["localize", *map(str, sar), "--method", "cmpc", "--checkpoint", str(checkpoint),
                           "--gallery", str(tmp_path / "t" / "gallery.h5"), "--view", "sar", "--top-k", "3"])
     lines = capsys.readouterr().out.splitlines()
     assert code == 0 and len(lines) == 2 * 4 and "6" in lines[1]  # UTM-like northing in metres

@@ -106,7 +106,8 @@ def run_refine(args: argparse.Namespace) -> int:
     model = load_model(checkpoint)
     prepare_outputs(config, ("refine",))
     metrics = train_refinement(config, model, features, root / "refine")
-    say(f"refinement done: node-0 top-1 on training graphs {metrics.get('train_node0_top1', float('nan')):.3f} -> {root / 'refine'}")
+    top1 = metrics.get("train_node0_top1", float("nan"))
+    say(f"refinement done: node-0 top-1 on training graphs {top1:.3f} -> {root / 'refine'}")
     return 0
 
 

@@ -101,7 +101,8 @@ def _data_classes(value: Any, nested: Nested) -> None:
 def _embed_loss(value: Any, nested: Nested) -> None:
     names = list(value) if isinstance(value, list | tuple) else [value]
     if "Triplet_Loss" not in names:
-        raise XgeoError(None, f"embed_loss {names} has no Triplet_Loss", "CMPC's embedding loss is Triplet_Loss (+ Wasserstein_Loss)")
+        raise XgeoError(None, f"embed_loss {names} has no Triplet_Loss",
+                        "CMPC's embedding loss is Triplet_Loss (+ Wasserstein_Loss)")
     nested["coarse"]["critic"] = "Wasserstein_Loss" in names
 
 

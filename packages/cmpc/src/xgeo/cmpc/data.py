@@ -30,7 +30,8 @@ PROFILE = DatasetProfile(
 def open_split(data: DataOptions, split: str, transforms: Callable | None) -> SN6CMPC:
     """The core SN6-CMPC reader on ``data.data_root`` (the ``<setting>`` folder)."""
     if not data.data_root:
-        raise XgeoError(None, "no dataset given", "pass --data-root pointing at an SN6-CMPC setting folder (e.g. SN6-CMPC/samearea)")
+        raise XgeoError(None, "no dataset given",
+                        "pass --data-root pointing at an SN6-CMPC setting folder (e.g. SN6-CMPC/samearea)")
     return PROFILE.open(data.data_root, split, transforms)  # type: ignore[return-value]
 
 

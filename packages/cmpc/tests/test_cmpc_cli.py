@@ -22,8 +22,8 @@ def _demo32(tmp_path: Path) -> Path:
     """The demo preset at 32 px (the synthetic patches' size), as a YAML preset file."""
     from importlib import resources
 
-    text = (resources.files("xgeo.cmpc.presets") / "demo.yaml").read_text()
-    text = text.replace("image_size: 48", "image_size: 32\n  node_topk: 4\n  edge_topk: 2")
+    text = (resources.files("xgeo.cmpc.presets") / "demo.yaml").read_text()  # 32 px patches
+    text = text.replace("image_size: 32", "image_size: 32\n  node_topk: 4\n  edge_topk: 2")
     path = tmp_path / "demo32.yaml"
     path.write_text(text)
     return path

@@ -85,7 +85,8 @@ def write_plots(stages: dict[str, Any], split: Any, out_dir: Path, grid_queries:
     scores = last.topk_scores if last.topk_scores is not None else np.zeros(last.topk_indices.shape)
     rows = retrieval_rows(chosen, last.topk_indices, scores, positives, task.query_ids, task.gallery_ids,
                           [str(p) for p in split.query_files], [str(p) for p in split.gallery_files], top=5)
-    paths["grid"] = plot_retrieval_grid(rows, out_dir / PLOTS["grid"], title=f"SAR queries and their top-5 optical ({last_name})")
+    title = f"SAR queries and their top-5 optical ({last_name} order; scores: coarse -|q-g|^2; green: the correct patch)"
+    paths["grid"] = plot_retrieval_grid(rows, out_dir / PLOTS["grid"], title=title)
     return {k: str(v) for k, v in paths.items()}
 
 

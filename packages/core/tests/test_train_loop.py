@@ -272,7 +272,7 @@ def test_amp_path_with_grad_scaler(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(
     ("bad", "line"),
     [
-        ({"optimizer": "lion"}, "unknown optimizer 'lion'; use one of adam, adamw, sgd"),
+        ({"optimizer": "lion"}, "unknown optimizer 'lion'; use one of adam, adamw, sgd, sgd_nesterov"),
         ({"sam": "gsam"}, "unknown sam mode 'gsam'; use one of asam, sam"),
         ({"schedule": "linear"}, "unknown schedule 'linear'; use one of constant, cosine, step"),
     ],

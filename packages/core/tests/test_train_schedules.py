@@ -69,7 +69,7 @@ def test_unknown_names_are_user_errors() -> None:
     with pytest.raises(UnknownNameError, match="unknown schedule 'linear'; use one of constant, cosine, step"):
         _schedule(schedule="linear")
     params = [torch.nn.Parameter(torch.zeros(1))]
-    with pytest.raises(UnknownNameError, match="unknown optimizer 'lion'; use one of adam, adamw, sgd"):
+    with pytest.raises(UnknownNameError, match="unknown optimizer 'lion'; use one of adam, adamw, sgd, sgd_nesterov"):
         build_optimizer(params, TrainConfig(out_dir="x", optimizer="lion"))
     with pytest.raises(UnknownNameError, match="unknown sam mode 'gsam'; use one of asam, sam"):
         build_optimizer(params, TrainConfig(out_dir="x", sam="gsam"))
@@ -79,5 +79,5 @@ def test_unknown_names_are_user_errors() -> None:
 
 def test_name_tables_are_core_registries() -> None:
     assert all(isinstance(r, Registry) for r in (OPTIMIZERS, SAM_MODES, SCHEDULES))
-    assert OPTIMIZERS.names() == ["adam", "adamw", "sgd"] and SAM_MODES.names() == ["asam", "sam"]
+    assert OPTIMIZERS.names() == ["adam", "adamw", "sgd", "sgd_nesterov"] and SAM_MODES.names() == ["asam", "sam"]
     assert SCHEDULES.names() == ["constant", "cosine", "step"]

@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
         kwargs["aerial_size"] = args.aerial_size
     if args.ground_size is not None:
         h, w = args.ground_size
+        if args.dataset == "sn6-cmpc":
+            raise XgeoError(None, "--ground-size does not apply to sn6-cmpc (SAR and optical patches are square)",
+                            "use --aerial-size for the patch side")
         if h < 8 or w < 8 or (args.dataset != "cvusa" and h % 4):
             raise XgeoError(None, f"--ground-size {h} {w} is not usable",
                             "pass at least 8 x 8 (a multiple of 4 high for cvact/vigor)")

@@ -13,6 +13,7 @@ from pathlib import Path
 from xgeo.core.registry import Registry
 from xgeo.core.synthetic.cvact import write_cvact
 from xgeo.core.synthetic.cvusa import write_cvusa
+from xgeo.core.synthetic.sn6cmpc import write_sn6cmpc
 from xgeo.core.synthetic.views import (
     DRONE_ALTITUDES_M,
     PanoramaRenderer,
@@ -31,12 +32,14 @@ WRITERS: Registry[Callable[..., Path]] = Registry("synthetic dataset")
 WRITERS.register("cvusa", write_cvusa)
 WRITERS.register("cvact", write_cvact)
 WRITERS.register("vigor", write_vigor)
+WRITERS.register("sn6-cmpc", write_sn6cmpc)
 
 #: what ``size`` counts, per writer (shown by ``xgeo synth --help``)
 SIZE_MEANING: dict[str, str] = {
     "cvusa": "test pairs (val-19zl.csv lines); training pairs = 3 x size",
     "cvact": "valSet pairs; trainSet = 3 x size, valSetAll (test) = 2 x size containing valSet",
     "vigor": "panoramas per city (4 cities); half of each city's panoramas are same-area training",
+    "sn6-cmpc": "test optical references (written to OUT/samearea); training references = 3 x size, ~1.3 SAR queries each",
 }
 
 
@@ -60,5 +63,6 @@ __all__ = [
     "write_cvact",
     "write_cvusa",
     "write_dataset",
+    "write_sn6cmpc",
     "write_vigor",
 ]

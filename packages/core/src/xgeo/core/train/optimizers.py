@@ -42,6 +42,11 @@ def _sgd(config: TrainConfig) -> OptimizerSpec:
     return torch.optim.SGD, {"lr": config.lr, "momentum": config.momentum, "weight_decay": config.weight_decay}
 
 
+@register_optimizer("sgd_nesterov")
+def _sgd_nesterov(config: TrainConfig) -> OptimizerSpec:
+    return torch.optim.SGD, {"lr": config.lr, "momentum": config.momentum, "weight_decay": config.weight_decay, "nesterov": True}
+
+
 @register_optimizer("adam")
 def _adam(config: TrainConfig) -> OptimizerSpec:
     return torch.optim.Adam, {"lr": config.lr, "betas": tuple(config.betas), "weight_decay": config.weight_decay}

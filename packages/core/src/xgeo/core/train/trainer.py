@@ -46,6 +46,7 @@ from xgeo.core.train.update import AMP_DTYPES, StepFn, Updater
 logger = logging.getLogger("xgeo.train")
 
 EvaluateFn = Callable[["Trainer"], dict[str, float]]
+ParamGroupsFn = Callable[[torch.nn.Module], list[dict[str, Any]]]
 StepEndFn = Callable[["Trainer", Any, StepOutput], None]
 
 
@@ -67,7 +68,9 @@ class Trainer:
     yields this rank's indices, has ``__len__`` and ``set_epoch``; if it has ``state_dict`` /
     ``load_state_dict`` its state (taken on rank 0, so it must be the same on every rank) is stored in
     each checkpoint. ``identity`` (plain data, e.g. method, dataset, model spec) is stored too, and a
-    checkpoint whose identity differs is refused on resume.
+    checkpoint whose identity differs is refused on resume. ``param_groups(model)`` (optional) gives
+    the optimizer's parameter groups (e.g. a head at a larger ``lr``); by default every parameter that
+    requires a gradient, at ``config.lr``.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class Trainer:
         on_step_end: StepEndFn | None = None,
         collate_fn: Callable[[Sequence[Any]], Any] | None = None,
         identity: dict[str, Any] | None = None,
+        param_groups: ParamGroupsFn | None = None,
     ) -> None:
         config.validate()
         prepare_run_dir(config.out_dir, config.resume, config.overwrite, flag="out_dir")
@@ -131,7 +135,8 @@ class Trainer:
                 "lower batch_size or use a larger training split",
             )  # type: ignore[arg-type]
 
-        self.optimizer = make_optimizer([p for p in self.model.parameters() if p.requires_grad])
+        params = param_groups(self.model) if param_groups is not None else [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(params)
         self.scheduler = LRSchedule(self.optimizer, config, self.steps_per_epoch)
         self.updater = Updater(
             self.model, self.ddp_model, step, self.optimizer, self.device,

@@ -23,6 +23,7 @@ from xgeo.core.synthetic.views import (
     ground_panoramas,
     sar_patch,
 )
+from xgeo.core.synthetic.university1652 import write_university1652
 from xgeo.core.synthetic.vigor import write_vigor
 from xgeo.core.synthetic.world import World
 
@@ -31,12 +32,14 @@ WRITERS: Registry[Callable[..., Path]] = Registry("synthetic dataset")
 WRITERS.register("cvusa", write_cvusa)
 WRITERS.register("cvact", write_cvact)
 WRITERS.register("vigor", write_vigor)
+WRITERS.register("university1652", write_university1652)
 
 #: what ``size`` counts, per writer (shown by ``xgeo synth --help``)
 SIZE_MEANING: dict[str, str] = {
     "cvusa": "test pairs (val-19zl.csv lines); training pairs = 3 x size",
     "cvact": "valSet pairs; trainSet = 3 x size, valSetAll (test) = 2 x size containing valSet",
     "vigor": "panoramas per city (4 cities); half of each city's panoramas are same-area training",
+    "university1652": "training buildings; as many test query buildings plus size // 2 gallery distractors",
 }
 
 
@@ -60,5 +63,6 @@ __all__ = [
     "write_cvact",
     "write_cvusa",
     "write_dataset",
+    "write_university1652",
     "write_vigor",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from xgeo.core.registry import Registry
 from xgeo.core.synthetic.cvact import write_cvact
 from xgeo.core.synthetic.cvusa import write_cvusa
+from xgeo.core.synthetic.university1652 import write_university1652
 from xgeo.core.synthetic.views import (
     DRONE_ALTITUDES_M,
     PanoramaRenderer,
@@ -23,7 +24,6 @@ from xgeo.core.synthetic.views import (
     ground_panoramas,
     sar_patch,
 )
-from xgeo.core.synthetic.university1652 import write_university1652
 from xgeo.core.synthetic.vigor import write_vigor
 from xgeo.core.synthetic.world import World
 

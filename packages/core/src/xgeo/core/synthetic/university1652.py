@@ -108,8 +108,7 @@ def write_university1652(out: str | Path, size: int = 20, seed: int = 0, *, ring
     for bid in train_ids:
         write_building({"drone": [train / "drone"], "satellite": [train / "satellite"], "street": [train / "street"]}, bid)
     for bid in query_ids:
-        write_building({v: ([test / f"gallery_{v}", test / f"query_{v}"] if v != "street"
-                            else [test / "gallery_street", test / "query_street"]) for v in ("drone", "satellite", "street")}, bid)
+        write_building({v: [test / f"gallery_{v}", test / f"query_{v}"] for v in ("drone", "satellite", "street")}, bid)
     for bid in distract_ids:
         write_building({v: [test / f"gallery_{v}"] for v in ("drone", "satellite", "street")}, bid)
     write_index_files(out, overwrite=True)

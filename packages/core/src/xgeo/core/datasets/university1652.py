@@ -101,7 +101,7 @@ class University1652(CrossViewSplit):
     def __init__(self, root: str | Path, split: str = "test", transforms: Transform | None = None, query: str = "drone",
                  gallery: str = "satellite", gallery_folder: str | None = None) -> None:
         check_split(split, ("train", "test"), "University-1652")
-        root = check_root(root, "University-1652", LAYOUT_TEXT, required=[split])
+        root = check_root(root, "University1652", LAYOUT_TEXT, required=[split])
         super().__init__(root, split, transforms)
         lists = {}
         for side, view in (("query", query), ("gallery", gallery)):
@@ -128,7 +128,7 @@ class University1652(CrossViewSplit):
 # ------------------------------------------------------------------------------------------ index files
 def index_lines(root: str | Path) -> dict[str, list[str]]:
     """The six PLCD index files of ``root/train`` derived from its folder tree (name -> lines)."""
-    train = check_root(root, "University-1652", LAYOUT_TEXT, required=["train"]) / "train"
+    train = check_root(root, "University1652", LAYOUT_TEXT, required=["train"]) / "train"
     out: dict[str, list[str]] = {}
     for view in ("drone", "satellite", "street"):
         folder = train / view

@@ -94,7 +94,8 @@ def test_soft_margin_triplet_by_hand_with_both_pairings():
     s_pos = [float(anchor[a] @ drones[pos[a]]) for a in range(b)]
     s_neg = [[float(anchor[a] @ drones[neg[a, j]]) for j in range(n_neg)] for a in range(b)]
     fixed = sum(math.log1p(math.exp(s_neg[a][j] - s_pos[a])) for a in range(b) for j in range(n_neg)) / (b * n_neg)
-    tiled = sum(math.log1p(math.exp(s_neg[a][j] - s_pos[(n_neg * a + j) % b])) for a in range(b) for j in range(n_neg)) / (b * n_neg)
+    tiled = sum(math.log1p(math.exp(s_neg[a][j] - s_pos[(n_neg * a + j) % b]))
+                for a in range(b) for j in range(n_neg)) / (b * n_neg)
     assert float(soft_margin_triplet(anchor, drones, labels, 6, True, n_neg, "fixed")) == pytest.approx(fixed, rel=1e-5)
     assert float(soft_margin_triplet(anchor, drones, labels, 6, True, n_neg, "faithful")) == pytest.approx(tiled, rel=1e-5)
 

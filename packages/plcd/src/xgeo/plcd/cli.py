@@ -78,7 +78,8 @@ def configure_train(p: ArgumentParser) -> None:
     new.add_argument("--ring", type=int, help="drone frames per altitude ring (18)")
     new.add_argument("--rings", type=int, help="altitude rings (3)")
     new.add_argument("--gallery_drone", metavar="FOLDER", help="test drone gallery evaluated each epoch (gallery_drone)")
-    new.add_argument("--pairing", choices=["fixed", "faithful"], help="triplet pairing: intended (fixed) or the original's tiled bug")
+    new.add_argument("--pairing", choices=["fixed", "faithful"],
+                     help="triplet pairing: intended (fixed) or the original's tiled bug")
     new.add_argument("--eval_batch_size", type=int)
     new.add_argument("--max_steps", type=int, help="stop after N optimizer steps")
     new.add_argument("--workers", type=int, help="data loading workers (2)")
@@ -179,7 +180,8 @@ def _diffusion_files(args: argparse.Namespace) -> tuple[list[Path], Path | None]
     if all(explicit):
         return [Path(p) for p in explicit], Path(args.cache) if args.cache else None
     if not (args.name_g2d and args.name_d2s):
-        raise XgeoError(None, "no features given", "pass --name_g2d and --name_d2s, or --ground --drone-g2d --drone-d2s --satellite")
+        raise XgeoError(None, "no features given",
+                        "pass --name_g2d and --name_d2s, or --ground --drone-g2d --drone-d2s --satellite")
     g2d, d2s = _run_folder(args.name_g2d, args.model_dir), _run_folder(args.name_d2s, args.model_dir)
     files = [Path(a) if a else b for a, b in zip(explicit, (g2d / "query.h5", g2d / "gallery.h5", d2s / "drone_gallery.h5",
                                                               d2s / "gallery.h5"), strict=True)]

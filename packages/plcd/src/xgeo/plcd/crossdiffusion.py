@@ -91,7 +91,8 @@ def cache_key(features: np.ndarray, params: DiffusionParams) -> str:
     return digest.hexdigest()[:40]
 
 
-def cached_offline(features: np.ndarray, params: DiffusionParams, cache_dir: str | os.PathLike | None) -> tuple[sp.csr_matrix, bool]:
+def cached_offline(features: np.ndarray, params: DiffusionParams,
+                   cache_dir: str | os.PathLike | None) -> tuple[sp.csr_matrix, bool]:
     """The offline matrix, from ``cache_dir`` when a result for exactly these features and parameters is there
     (``(matrix, True)``), else computed and stored (``(matrix, False)``)."""
     if cache_dir is None:
@@ -101,7 +102,8 @@ def cached_offline(features: np.ndarray, params: DiffusionParams, cache_dir: str
         try:
             matrix = sp.load_npz(path).tocsr()
         except (OSError, ValueError) as err:
-            raise XgeoError(path, f"unreadable diffusion cache ({type(err).__name__})", "delete the file; it is rebuilt") from None
+            raise XgeoError(path, f"unreadable diffusion cache ({type(err).__name__})",
+                            "delete the file; it is rebuilt") from None
         if matrix.shape != (len(features), len(features)):
             raise XgeoError(path, f"cached matrix has shape {matrix.shape}", "delete the file; it is rebuilt")
         return matrix, True

@@ -54,7 +54,8 @@ class SectorSampler:
             if any(not s for s in sectors):
                 empty = next(k for k, s in enumerate(sectors) if not s)
                 raise XgeoError(next(iter(table.values())).parent, f"no drone frame in sector {empty} "
-                                f"(frames {sector_frames(empty, ring, rings)})", "check --ring / --rings against the drone folders")
+                                f"(frames {sector_frames(empty, ring, rings)})",
+                                "check --ring / --rings against the drone folders")
             self.by_sector[cls] = sectors
 
     def __call__(self, cls: int) -> list[Path]:

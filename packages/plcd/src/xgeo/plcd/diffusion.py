@@ -49,7 +49,8 @@ class DiffusionParams:
             if int(getattr(self, name)) < 1:
                 raise XgeoError(None, f"--{name} {getattr(self, name)} must be at least 1", f"pass --{name} 1 or more")
         if self.kd > self.n_trunc:
-            raise XgeoError(None, f"--kd {self.kd} exceeds --n_trunc {self.n_trunc}", "the graph is built from the truncated lists")
+            raise XgeoError(None, f"--kd {self.kd} exceeds --n_trunc {self.n_trunc}",
+                            "use --kd at most --n_trunc: the graph is built from the truncated lists")
         if not 0 < self.alpha < 1:
             raise XgeoError(None, f"alpha {self.alpha} must lie in (0, 1)", "use 0.99 as the paper")
 

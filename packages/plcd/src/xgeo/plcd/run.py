@@ -39,11 +39,13 @@ def teacher_checkpoint(old_name: str, model_dir: str) -> Path:
 def _check_generation(config: Config, kind: str) -> None:
     loss = config.loss
     if kind == "d2s" and loss.gen:
-        raise XgeoError(None, f"--gen {loss.gen}: D2S trains without distillation", "use --gen 0 (the original found KD hurt D2S)")
+        raise XgeoError(None, f"--gen {loss.gen}: D2S trains without distillation",
+                        "use --gen 0 (the original found KD hurt D2S)")
     if loss.gen and not loss.old_name:
         raise XgeoError(None, f"--gen {loss.gen} needs a teacher", "pass --old_name NAME of the previous generation's run")
     if loss.hiera and not loss.gen:
-        raise XgeoError(None, f"--hiera {loss.hiera} distils region features, which exist from generation 1", "add --gen 2, or --hiera 0")
+        raise XgeoError(None, f"--hiera {loss.hiera} distils region features, which exist from generation 1",
+                        "add --gen 2, or --hiera 0")
 
 
 def new_model(config: Config, kind: str, num_classes: int, announce: bool = True) -> TwoViewNet:

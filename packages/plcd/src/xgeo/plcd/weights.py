@@ -34,7 +34,8 @@ def load_model(path: str | Path) -> TwoViewNet:
     state = load_weights(path)
     spec = state.get("_extra_state")
     if not isinstance(spec, dict) or "kind" not in spec:
-        raise XgeoError(path, "not a PLCD checkpoint (no model spec inside)", "pass a run folder or checkpoint of plcd-train-g2d/-d2s")
+        raise XgeoError(path, "not a PLCD checkpoint (no model spec inside)",
+                        "pass a run folder or checkpoint of plcd-train-g2d/-d2s")
     model = TwoViewNet(ModelSpec.from_dict(spec))
     load_state_dict_into(model, state, path)
     return model

@@ -213,5 +213,5 @@ def seed_weights(query: np.ndarray, drones: np.ndarray, kq: int, gamma: float = 
 
 def online(seeds: sp.csr_matrix, offline_matrix: sp.csr_matrix, gallery: slice) -> np.ndarray:
     """Diffused scores ``[Nq, |gallery|]``: ``Y F`` restricted to the gallery nodes (seeds are the first nodes)."""
-    n_seed = seeds.shape[1]
-    return np.asarray((seeds @ offline_matrix[:n_seed]).tocsc()[:, gallery].todense(), dtype=np.float64)
+    rows = offline_matrix[:seeds.shape[1]][:, gallery]  # the seeds' offline rows, gallery columns only
+    return np.asarray((seeds @ rows).todense(), dtype=np.float64)

@@ -71,6 +71,7 @@ def configure_train(p: ArgumentParser) -> None:
     new.add_argument("--pretrained", metavar="PATH", help="local ImageNet ResNet weights for both backbones")
     new.add_argument("--backbone", help="resnet50 (default), resnet18/34/101, or timm/<name>")
     new.add_argument("--epochs", type=int)
+    new.add_argument("--backbone_lr_scale", type=float, help="backbone lr as a fraction of --lr (0.1)")
     new.add_argument("--model_dir", metavar="DIR", help="folder holding the run folders (model)")
     new.add_argument("--save_path", metavar="DIR", help="run folder (instead of <model_dir>/<name>)")
     new.add_argument("--resume", metavar="PATH", help="continue a run (checkpoint or run folder)")

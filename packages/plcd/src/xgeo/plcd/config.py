@@ -32,6 +32,8 @@ class ModelOptions:
     pool: str = field(default="max", metadata={"check": one_of("max", "avg")})
     droprate: float = field(default=0.5, metadata={"check": in_range(0.0, 1.0)})
     dim: int = field(default=512, metadata={"check": positive})
+    #: backbone learning rate as a fraction of the head's (the paper: 0.1)
+    backbone_lr_scale: float = field(default=0.1, metadata={"check": positive})
 
 
 @dataclass
@@ -100,6 +102,7 @@ LEGACY: Mapping[str, Any] = {
     "w": "model.w",
     "pool": "model.pool",
     "droprate": "model.droprate",
+    "backbone_lr_scale": "model.backbone_lr_scale",
     "lambda1": "loss.lambda1",
     "lambda2": "loss.lambda2",
     "lambda3": "loss.lambda3",

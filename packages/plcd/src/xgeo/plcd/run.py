@@ -60,7 +60,7 @@ def new_model(config: Config, kind: str, num_classes: int, announce: bool = True
     elif announce:
         say(f"no --pretrained checkpoint: both {m.backbone} backbones start from random weights "
             "(the paper starts from ImageNet; pass --pretrained PATH to a local ResNet checkpoint)")
-    tag_learning_rates(model)
+    tag_learning_rates(model, m.backbone_lr_scale)
     return model
 
 

@@ -127,3 +127,21 @@ def test_similarity_rows_put_globals_then_each_region_block():
     rows = similarity_rows(anchor, drones, regions)
     assert rows.shape == (2, 3 * 3)
     assert torch.allclose(rows[:, :3], anchor @ drones.T) and torch.allclose(rows[:, 6:], anchor @ regions[:, 1].T)
+
+
+def test_pretrained_imagenet_weights_load_into_both_backbones(tmp_path):
+    import torchvision
+
+    from xgeo.core.errors import XgeoError
+    from xgeo.plcd.weights import load_pretrained
+
+    torch.manual_seed(3)
+    imagenet = torchvision.models.resnet18(weights=None)
+    torch.save(imagenet.state_dict(), tmp_path / "r18.pth")
+    model = _tiny("d2s", regions=False)
+    load_pretrained(model, tmp_path / "r18.pth")
+    for trunk in (model.backbone1, model.backbone2):
+        assert torch.equal(trunk[0].weight, imagenet.conv1.weight) and torch.equal(trunk[7][1].bn2.bias, imagenet.layer4[1].bn2.bias)
+    torch.save({"conv1.weight": imagenet.conv1.weight}, tmp_path / "partial.pth")
+    with pytest.raises(XgeoError, match="not a resnet18 checkpoint"):
+        load_pretrained(model, tmp_path / "partial.pth")

@@ -141,7 +141,8 @@ def test_pretrained_imagenet_weights_load_into_both_backbones(tmp_path):
     model = _tiny("d2s", regions=False)
     load_pretrained(model, tmp_path / "r18.pth")
     for trunk in (model.backbone1, model.backbone2):
-        assert torch.equal(trunk[0].weight, imagenet.conv1.weight) and torch.equal(trunk[7][1].bn2.bias, imagenet.layer4[1].bn2.bias)
+        assert torch.equal(trunk[0].weight, imagenet.conv1.weight)
+        assert torch.equal(trunk[7][1].bn2.bias, imagenet.layer4[1].bn2.bias)
     torch.save({"conv1.weight": imagenet.conv1.weight}, tmp_path / "partial.pth")
     with pytest.raises(XgeoError, match="not a resnet18 checkpoint"):
         load_pretrained(model, tmp_path / "partial.pth")

@@ -25,9 +25,10 @@ from xgeo.core.datasets.cvact import CVACT  # noqa: E402
 from xgeo.core.datasets.cvusa import CVUSA  # noqa: E402
 from xgeo.core.datasets.profile import DatasetProfile  # noqa: E402
 from xgeo.core.datasets.sn6cmpc import SN6CMPC  # noqa: E402
+from xgeo.core.datasets.university1652 import University1652  # noqa: E402
 from xgeo.core.datasets.vigor import VIGOR  # noqa: E402
 
 __all__ = [
-    "CVACT", "CVUSA", "DATASETS", "SN6CMPC", "VIGOR", "CrossViewSplit", "DatasetProfile", "ViewDataset", "get_dataset",
-    "register_dataset",
+    "CVACT", "CVUSA", "DATASETS", "SN6CMPC", "VIGOR", "CrossViewSplit", "DatasetProfile", "University1652", "ViewDataset",
+    "get_dataset", "register_dataset",
 ]

@@ -14,6 +14,7 @@ from xgeo.core.registry import Registry
 from xgeo.core.synthetic.cvact import write_cvact
 from xgeo.core.synthetic.cvusa import write_cvusa
 from xgeo.core.synthetic.sn6cmpc import write_sn6cmpc
+from xgeo.core.synthetic.university1652 import write_university1652
 from xgeo.core.synthetic.views import (
     DRONE_ALTITUDES_M,
     PanoramaRenderer,
@@ -33,6 +34,7 @@ WRITERS.register("cvusa", write_cvusa)
 WRITERS.register("cvact", write_cvact)
 WRITERS.register("vigor", write_vigor)
 WRITERS.register("sn6-cmpc", write_sn6cmpc)
+WRITERS.register("university1652", write_university1652)
 
 #: what ``size`` counts, per writer (shown by ``xgeo synth --help``)
 SIZE_MEANING: dict[str, str] = {
@@ -40,6 +42,7 @@ SIZE_MEANING: dict[str, str] = {
     "cvact": "valSet pairs; trainSet = 3 x size, valSetAll (test) = 2 x size containing valSet",
     "vigor": "panoramas per city (4 cities); half of each city's panoramas are same-area training",
     "sn6-cmpc": "test optical references (written to OUT/samearea); training references = 3 x size, ~1.3 SAR queries each",
+    "university1652": "training buildings; as many test query buildings plus size // 2 gallery distractors",
 }
 
 
@@ -64,5 +67,6 @@ __all__ = [
     "write_cvusa",
     "write_dataset",
     "write_sn6cmpc",
+    "write_university1652",
     "write_vigor",
 ]

@@ -22,7 +22,11 @@ SCRIPTS = {ep.name: ep for ep in entry_points(group="console_scripts")}
 
 
 def test_methods_are_installed():
-    assert "frgeo" in METHODS
+    """At least one method is installed, each under its own package name (``xgeo.<name>``)."""
+    assert NAMES, "no xgeo method package is installed"
+    for name in NAMES:
+        plugin = METHODS.get(name)
+        assert plugin.name == name and importlib.import_module(f"xgeo.{name}").__version__ == plugin.version
 
 
 @pytest.mark.parametrize("name", NAMES)

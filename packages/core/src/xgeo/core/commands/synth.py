@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 
 from xgeo.core.checks import arg_type, check_output_dir, non_negative
@@ -40,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
             raise XgeoError(None, f"--ground-size {h} {w} is not usable",
                             "pass at least 8 x 8 (a multiple of 4 high for cvact/vigor)")
         kwargs["pano_size"] = (h, w)
+    accepted = inspect.signature(WRITERS.get(args.dataset)).parameters
+    for key, flag in (("aerial_size", "--aerial-size"), ("pano_size", "--ground-size")):
+        if key in kwargs and key not in accepted:
+            raise XgeoError(None, f"{flag} does not apply to {args.dataset}", f"drop {flag}")
     root = write_dataset(args.dataset, args.out, size=args.size, seed=args.seed, **kwargs)
     print(f"wrote synthetic {args.dataset} (size {args.size}, seed {args.seed}) to {root}")
     return 0

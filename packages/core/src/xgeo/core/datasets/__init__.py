@@ -21,11 +21,13 @@ def get_dataset(name: str, root, split: str, transforms: Callable | None = None,
 
 
 # readers register themselves on import (after the registry exists)
+from xgeo.core.datasets.captions import RSICD, RSITMD, CaptionSplit  # noqa: E402
 from xgeo.core.datasets.cvact import CVACT  # noqa: E402
 from xgeo.core.datasets.cvusa import CVUSA  # noqa: E402
 from xgeo.core.datasets.profile import DatasetProfile  # noqa: E402
 from xgeo.core.datasets.vigor import VIGOR  # noqa: E402
 
 __all__ = [
-    "CVACT", "CVUSA", "DATASETS", "VIGOR", "CrossViewSplit", "DatasetProfile", "ViewDataset", "get_dataset", "register_dataset",
+    "CVACT", "CVUSA", "DATASETS", "RSICD", "RSITMD", "VIGOR", "CaptionSplit", "CrossViewSplit", "DatasetProfile", "ViewDataset",
+    "get_dataset", "register_dataset",
 ]

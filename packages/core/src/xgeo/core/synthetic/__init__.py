@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xgeo.core.registry import Registry
+from xgeo.core.synthetic.captions import write_rsicd, write_rsitmd
 from xgeo.core.synthetic.cvact import write_cvact
 from xgeo.core.synthetic.cvusa import write_cvusa
 from xgeo.core.synthetic.views import (
@@ -31,12 +32,16 @@ WRITERS: Registry[Callable[..., Path]] = Registry("synthetic dataset")
 WRITERS.register("cvusa", write_cvusa)
 WRITERS.register("cvact", write_cvact)
 WRITERS.register("vigor", write_vigor)
+WRITERS.register("rsitmd", write_rsitmd)
+WRITERS.register("rsicd", write_rsicd)
 
 #: what ``size`` counts, per writer (shown by ``xgeo synth --help``)
 SIZE_MEANING: dict[str, str] = {
     "cvusa": "test pairs (val-19zl.csv lines); training pairs = 3 x size",
     "cvact": "valSet pairs; trainSet = 3 x size, valSetAll (test) = 2 x size containing valSet",
     "vigor": "panoramas per city (4 cities); half of each city's panoramas are same-area training",
+    "rsitmd": "test images (5 captions each); training images = 4 x size",
+    "rsicd": "test images (5 captions each); train+val images = 4 x size (10% val)",
 }
 
 
@@ -60,5 +65,7 @@ __all__ = [
     "write_cvact",
     "write_cvusa",
     "write_dataset",
+    "write_rsicd",
+    "write_rsitmd",
     "write_vigor",
 ]

@@ -16,7 +16,7 @@ from xgeo.core.io import read_json
 from xgeo.core.synthetic import write_dataset
 from xgeo.core.synthetic.describe import number_word
 
-SIZE = 4  # 4 test images, 16 training images
+SIZE = 4  # 4 test images, 8 training images
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +43,13 @@ def test_precomp_train_and_test_splits(rsitmd_root):
     train = RSITMD(rsitmd_root, "train")
     test = get_dataset("rsitmd", rsitmd_root, "test")
     assert train.form == test.form == "precomp"
-    assert (train.num_images, len(train.captions)) == (4 * SIZE, 20 * SIZE)
+    assert (train.num_images, len(train.captions)) == (2 * SIZE, 10 * SIZE)
     # test_filename.txt holds one line per caption: the reader folds every 5 into one image
     assert (test.num_images, len(test.captions)) == (SIZE, 5 * SIZE)
     lines = (rsitmd_root / "test_filename.txt").read_text().splitlines()
     assert test.image_names == lines[::5]
     assert train.captions[4] == ""  # the blank caption keeps its slot
-    assert len(train) == 20 * SIZE and train.pairs[7].tolist() == [1, 7]
+    assert len(train) == 10 * SIZE and train.pairs[7].tolist() == [1, 7]
     assert all(p.parent.name == "images" and p.is_file() for p in train.query_files)
     relation = test.task.relation().toarray()
     expected = np.repeat(np.eye(SIZE, dtype=bool), 5, axis=1)  # image i <-> captions 5i..5i+4

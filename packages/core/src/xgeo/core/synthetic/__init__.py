@@ -40,8 +40,8 @@ SIZE_MEANING: dict[str, str] = {
     "cvusa": "test pairs (val-19zl.csv lines); training pairs = 3 x size",
     "cvact": "valSet pairs; trainSet = 3 x size, valSetAll (test) = 2 x size containing valSet",
     "vigor": "panoramas per city (4 cities); half of each city's panoramas are same-area training",
-    "rsitmd": "test images (5 captions each); training images = 4 x size",
-    "rsicd": "test images (5 captions each); train+val images = 4 x size (10% val)",
+    "rsitmd": "test images (5 captions each); training images = 2 x size",
+    "rsicd": "test images (5 captions each); train+val images = 2 x size (10% val)",
 }
 
 

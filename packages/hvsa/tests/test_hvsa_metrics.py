@@ -56,3 +56,14 @@ def test_random_matrices_match_the_reference_formulas():
         ours, ref = _metrics(sims), _reference(sims)
         for key, value in ref.items():
             assert ours[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_chance_levels_of_the_demo():
+    from xgeo.hvsa.plugin import text_image_chance
+
+    two = text_image_chance(2)
+    assert two["t2i_R@1"] == 50.0 and two["i2t_R@1"] == pytest.approx(50.0)  # 5 of the 10 captions are right
+    assert two["i2t_R@5"] == pytest.approx(100.0 * (1 - 1 / 252))  # C(5,5)/C(10,5) to miss all five
+    hundred = text_image_chance(100)
+    assert hundred["t2i_R@10"] == 10.0 and hundred["mR"] == pytest.approx(hundred["rsum"] / 6)
+    assert 5.0 < hundred["mR"] < 6.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ def train(config: Config) -> dict[str, Any]:
         seed_everything(seed)
         train_idx, val_idx = split_images(full.num_images, data.val_ratio, seed)
         train_split, val_split = full.subset(train_idx), full.subset(val_idx, "val")
+        if data.cache_images:
+            train_split.load_query = functools.lru_cache(maxsize=None)(train_split.load_query)  # type: ignore[method-assign]
         train_split.transforms, val_split.transforms = HVSATransform(size, train=True), HVSATransform(size)
         say(f"run {k + 1}/{len(seeds)} (seed {seed}): {train_split.num_images} train / {val_split.num_images} val images")
         model = new_model(config, vocab.word2idx, announce=k == 0)

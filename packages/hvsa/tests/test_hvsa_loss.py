@@ -94,3 +94,13 @@ def test_released_behaviour_is_default_and_linear_curriculum_moves_beta():
     epoch["now"] = 10
     late = loss.parts(torch.eye(3), torch.eye(3)[[1, 2, 0]])[0]
     assert late > early  # hard pairs weigh more once beta has come down
+
+
+def test_equal_weighting_option_ignores_the_mlp():
+    torch.manual_seed(2)
+    img, txt, mix = torch.randn(10, 8), torch.rand(10, 8), AutoWeight(2)
+    total, parts = HVSALoss(0.2, 2.0, weighting="equal")(img, txt, mix)
+    assert total.item() == pytest.approx(0.5 * (parts["align"] + parts["unif"]), rel=1e-6)
+    assert parts["w_align"] == 0.5
+    with pytest.raises(ValueError):
+        HVSALoss(weighting="max")

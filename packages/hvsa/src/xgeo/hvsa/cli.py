@@ -48,6 +48,8 @@ def configure_train(p: ArgumentParser) -> None:
     p.add_argument("--val-ratio", dest="val_ratio", type=float, metavar="R", help="train share of the image-level split (0.9)")
     p.add_argument("--curriculum", choices=["none", "linear"], help="none: the released per-pair weight (default); "
                    "linear: beta moves from loss.beta_start to loss.beta_end over loss.pace_epochs")
+    p.add_argument("--weighting", choices=["learned", "equal"],
+                   help="learned: the released softmax-MLP mix of the two losses (default); equal: 1/2, 1/2")
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--lr", type=float)
     p.add_argument("-b", "--batch-size", dest="batch_size", type=int, metavar="N", help="captions per batch")

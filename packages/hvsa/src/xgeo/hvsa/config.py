@@ -21,7 +21,7 @@ from xgeo.core.presets import Config, ConfigSchema, Nested, ignored, to
 from xgeo.core.presets import resolve as resolve_config
 from xgeo.core.runs import say
 from xgeo.core.train import TrainConfig
-from xgeo.hvsa.loss import CURRICULA
+from xgeo.hvsa.loss import CURRICULA, WEIGHTINGS
 
 
 @dataclass
@@ -69,6 +69,7 @@ class LossOptions:
     beta: float = field(default=0.5, metadata={"check": in_range(0.0, 100.0)})
     gamma: float = field(default=2.0, metadata={"check": positive})
     curriculum: str = field(default="none", metadata={"check": one_of(*CURRICULA)})
+    weighting: str = field(default="learned", metadata={"check": one_of(*WEIGHTINGS)})
     beta_start: float = field(default=2.0, metadata={"check": in_range(0.0, 100.0)})
     beta_end: float = field(default=0.0, metadata={"check": in_range(0.0, 100.0)})
     pace_epochs: int = field(default=20, metadata={"check": positive})
@@ -111,6 +112,7 @@ LEGACY: Mapping[str, Any] = {
     "model_name": _check_equal("model.name", ("HVSA",)), "seq2vec_arch": _check_equal("model.seq2vec.arch", ("skipthoughts",)),
     "seq2vec_type": _check_equal("model.seq2vec.type", ("BayesianUniSkip",)),
     "alpha": "loss.alpha", "beta": "loss.beta", "gamma": "loss.gamma", "curriculum": "loss.curriculum",
+    "weighting": "loss.weighting",
     "lr": "train.lr", "epochs": "train.epochs", "batch_size": "train.batch_size", "lr_decay_param": "train.gamma",
     "grad_clip": to("train.grad_clip", _grad_clip), "workers": "train.num_workers", "print_freq": "train.log_every",
     "save_path": "train.out_dir", "overwrite": "train.overwrite", "device": "train.device", "progress": "train.progress",

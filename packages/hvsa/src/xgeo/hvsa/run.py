@@ -103,7 +103,8 @@ def train(config: Config) -> dict[str, Any]:
         say(f"run {k + 1}/{len(seeds)} (seed {seed}): {train_split.num_images} train / {val_split.num_images} val images")
         model = new_model(config, vocab.word2idx, announce=k == 0)
         loss = HVSALoss(config.loss.alpha, config.loss.gamma, Curriculum(
-            config.loss.curriculum, config.loss.beta, config.loss.beta_start, config.loss.beta_end, config.loss.pace_epochs))
+            config.loss.curriculum, config.loss.beta, config.loss.beta_start, config.loss.beta_end, config.loss.pace_epochs),
+            weighting=config.loss.weighting)
         trainer = Trainer(
             model, train_split, HVSAStep(loss), dataclasses.replace(cfg, out_dir=str(folder), seed=seed),
             evaluate=EveryNEpochs(evaluator(val_split, data.eval_batch_size, cfg.num_workers), config.run.eval_step),

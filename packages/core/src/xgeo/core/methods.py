@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "xgeo.methods"
 
-#: ``encode(image_files, batch_size) -> [N, D]`` float32 unit rows, comparable with a gallery feature file
+#: ``encode(inputs, batch_size) -> [N, D]`` float32 unit rows, comparable with a gallery feature file;
+#: ``inputs`` are image files, or plain sentences for a text view (HVSA's ``text``)
 QueryEncoder = Callable[..., np.ndarray]
 
 
@@ -54,10 +55,11 @@ class DemoResult:
 
 @dataclass
 class SmokeRun:
-    """A one-step training run of the demo preset: its checkpoint and a few images per view."""
+    """A one-step training run of the demo preset: its checkpoint and a few inputs per view
+    (image files; sentences for a text view)."""
 
     checkpoint: Path
-    images: dict[str, list[Path]]
+    images: dict[str, list[Path] | list[str]]
 
 
 @dataclass

@@ -61,6 +61,9 @@ class ConfigSchema:
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: ``finalize(nested)`` after each layer: combine legacy values that only make sense together
     finalize: Callable[[Nested], None] | None = None
+    #: ``translate(values, path)`` on a loaded preset: rewrite a file in the original code's own
+    #: layout (e.g. nested sections named like ours) into sections and legacy keys
+    translate: Callable[[dict[str, Any], Path], dict[str, Any]] | None = None
 
     def flag_names(self) -> dict[str, str]:
         """``"section.field"`` -> the legacy key that writes it (for error messages)."""
@@ -121,7 +124,7 @@ def load_preset(schema: ConfigSchema, name_or_path: str) -> tuple[Path, dict[str
     values = read_yaml(path)
     if not values:
         raise XgeoError(path, "the preset is empty", "give it sections (model:, data:, train:, ...) or leave out --config")
-    return path, values
+    return path, schema.translate(values, path) if schema.translate is not None else values
 
 
 # ------------------------------------------------------------------------------------------ merging

@@ -44,19 +44,19 @@ def run(args: argparse.Namespace) -> int:
         kwargs["aerial_size"] = args.aerial_size
     if args.ground_size is not None:
         h, w = args.ground_size
-        if args.dataset == "sn6-cmpc":
-            raise XgeoError(None, "--ground-size does not apply to sn6-cmpc (SAR and optical patches are square)",
-                            "use --aerial-size for the patch side")
         if h < 8 or w < 8 or (args.dataset != "cvusa" and h % 4):
             raise XgeoError(None, f"--ground-size {h} {w} is not usable",
                             "pass at least 8 x 8 (a multiple of 4 high for cvact/vigor)")
         kwargs["pano_size"] = (h, w)
-    has_difficulty = "difficulty" in inspect.signature(WRITERS.get(args.dataset)).parameters
-    if args.difficulty is not None and not has_difficulty:
-        raise XgeoError(None, f"the {args.dataset} writer has no --difficulty", "drop --difficulty")
-    if has_difficulty:
-        kwargs["difficulty"] = args.difficulty or DEFAULT_DIFFICULTY
+    if args.difficulty is not None:
+        kwargs["difficulty"] = args.difficulty
+    accepted = inspect.signature(WRITERS.get(args.dataset)).parameters
+    for key, flag in (("aerial_size", "--aerial-size"), ("pano_size", "--ground-size"), ("difficulty", "--difficulty")):
+        if key in kwargs and key not in accepted:
+            raise XgeoError(None, f"{flag} does not apply to {args.dataset}", f"drop {flag}")
+    if "difficulty" in accepted:
+        kwargs.setdefault("difficulty", DEFAULT_DIFFICULTY)
     root = write_dataset(args.dataset, args.out, size=args.size, seed=args.seed, **kwargs)
-    level = f", {kwargs['difficulty']}" if has_difficulty else ""
+    level = f", {kwargs['difficulty']}" if "difficulty" in kwargs else ""
     print(f"wrote synthetic {args.dataset} (size {args.size}, seed {args.seed}{level}) to {root}")
     return 0

@@ -21,6 +21,7 @@ def get_dataset(name: str, root, split: str, transforms: Callable | None = None,
 
 
 # readers register themselves on import (after the registry exists)
+from xgeo.core.datasets.captions import RSICD, RSITMD, CaptionSplit  # noqa: E402
 from xgeo.core.datasets.cvact import CVACT  # noqa: E402
 from xgeo.core.datasets.cvusa import CVUSA  # noqa: E402
 from xgeo.core.datasets.profile import DatasetProfile  # noqa: E402
@@ -29,6 +30,6 @@ from xgeo.core.datasets.university1652 import University1652  # noqa: E402
 from xgeo.core.datasets.vigor import VIGOR  # noqa: E402
 
 __all__ = [
-    "CVACT", "CVUSA", "DATASETS", "SN6CMPC", "VIGOR", "CrossViewSplit", "DatasetProfile", "University1652", "ViewDataset",
-    "get_dataset", "register_dataset",
+    "CVACT", "CVUSA", "DATASETS", "RSICD", "RSITMD", "SN6CMPC", "VIGOR", "CaptionSplit", "CrossViewSplit", "DatasetProfile",
+    "University1652", "ViewDataset", "get_dataset", "register_dataset",
 ]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xgeo.core.registry import Registry
+from xgeo.core.synthetic.captions import write_rsicd, write_rsitmd
 from xgeo.core.synthetic.cvact import write_cvact
 from xgeo.core.synthetic.cvusa import write_cvusa
 from xgeo.core.synthetic.sn6cmpc import write_sn6cmpc
@@ -35,6 +36,8 @@ WRITERS.register("cvact", write_cvact)
 WRITERS.register("vigor", write_vigor)
 WRITERS.register("sn6-cmpc", write_sn6cmpc)
 WRITERS.register("university1652", write_university1652)
+WRITERS.register("rsitmd", write_rsitmd)
+WRITERS.register("rsicd", write_rsicd)
 
 #: what ``size`` counts, per writer (shown by ``xgeo synth --help``)
 SIZE_MEANING: dict[str, str] = {
@@ -43,6 +46,8 @@ SIZE_MEANING: dict[str, str] = {
     "vigor": "panoramas per city (4 cities); half of each city's panoramas are same-area training",
     "sn6-cmpc": "test optical references (written to OUT/samearea); training references = 3 x size, ~1.3 SAR queries each",
     "university1652": "training buildings; as many test query buildings plus size // 2 gallery distractors",
+    "rsitmd": "test images (5 captions each); training images = 2 x size",
+    "rsicd": "test images (5 captions each); train+val images = 2 x size (10% val)",
 }
 
 
@@ -68,5 +73,7 @@ __all__ = [
     "write_dataset",
     "write_sn6cmpc",
     "write_university1652",
+    "write_rsicd",
+    "write_rsitmd",
     "write_vigor",
 ]

@@ -48,7 +48,7 @@ class DataOptions:
     data_root: str | None = None
     data_root_cvusa: str | None = None
     data_root_cvact: str | None = None
-    #: CVUSA layout: ``original`` (bingmap/, streetview/), ``flat`` (sat/, grd/ as in the seed README) or ``auto``
+    #: folders: ``original`` (the releases), ``flat`` (``grd/`` + ``sat/`` as in the authors' README) or ``auto``
     layout: str = field(default="auto", metadata={"check": one_of("auto", "original", "flat")})
     eval_batch_size: int = field(default=32, metadata={"check": positive})
 

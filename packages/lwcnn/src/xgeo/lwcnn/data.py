@@ -31,15 +31,25 @@ MEAN = STD = (0.5, 0.5, 0.5)
 Size = tuple[int, int]
 
 
-def cvusa_layout(options: Any) -> dict[str, Any]:
-    """Reader options of CVUSA: the layout, ``auto`` = ``flat`` when ``grd/`` and ``sat/`` are there."""
+def folder_layout(options: Any) -> str:
+    """``options.layout``, with ``auto`` = ``flat`` (the authors' ``grd/`` + ``sat/``) when those folders exist."""
+    if options.layout != "auto":
+        return options.layout
+    root = Path(options.data_root or ".")
+    return "flat" if (root / "grd").is_dir() and (root / "sat").is_dir() else "original"
+
+
+def cvusa_options(options: Any) -> dict[str, Any]:
+    """Reader options of CVUSA: the folder layout."""
+    return {} if options is None else {"layout": folder_layout(options)}
+
+
+def cvact_options(options: Any) -> dict[str, Any]:
+    """Reader options of CVACT: the folder layout; ``flat`` panoramas are used as stored (no middle-row crop)."""
     if options is None:
         return {}
-    layout = options.layout
-    if layout == "auto":
-        root = Path(options.data_root or ".")
-        layout = "flat" if (root / "grd").is_dir() and (root / "sat").is_dir() else "original"
-    return {"layout": layout}
+    layout = folder_layout(options)
+    return {"layout": layout, "crop_middle": layout == "original"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +69,7 @@ PROFILES.register(
     LwcnnProfile(
         name="cvusa",
         eval_split="test",
-        reader_options=cvusa_layout,
+        reader_options=cvusa_options,
         selection="CVUSA: like the original, the best epoch is chosen on the split it reports (val-19zl).",
     ),
 )
@@ -68,6 +78,7 @@ PROFILES.register(
     LwcnnProfile(
         name="cvact",
         eval_split="val",
+        reader_options=cvact_options,
         masks_near_negatives=True,
         selection="CVACT: like the original, the best epoch is chosen on the split it reports (CVACT_val, valSet).",
     ),

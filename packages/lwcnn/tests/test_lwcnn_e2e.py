@@ -11,9 +11,9 @@ from xgeo.core.features import read_features
 from xgeo.lwcnn import cli
 
 
-@pytest.mark.parametrize("dataset", ["cvusa", "cvact"])
-def test_train_test_and_features(dataset, request, tmp_path, run_cli, fast):
-    root = request.getfixturevalue(f"lwcnn_{dataset}")
+def test_train_test_and_features(lwcnn_cvact, tmp_path, run_cli, fast):
+    """CVACT: the 25 m mask in training, UTM locations in the features (CVUSA trains in the resume test)."""
+    dataset, root = "cvact", lwcnn_cvact
     run, feats = tmp_path / "run", tmp_path / "feats"
     code, out, err = run_cli(cli.train_main, [f"--data_root_{dataset}", str(root), f"--{dataset.upper()}", *fast,
                                               "-o", str(run)])
@@ -38,12 +38,13 @@ def test_train_test_and_features(dataset, request, tmp_path, run_cli, fast):
     a2g = 100.0 * np.mean([(sims[:, i] > sims[i, i] + 1e-6).sum() == 0 for i in range(len(sims))])
     assert ours["a2g_R@1"] == pytest.approx(a2g, abs=1e-6)
 
-    if dataset == "cvact":  # CVACT features carry UTM locations: xgeo localize ranks with the plugin's encoder
-        from xgeo.core.commands.localize import localize
-        from xgeo.core.datasets import get_dataset
+    # CVACT features carry UTM locations: xgeo localize ranks with the plugin's encoder
+    from xgeo.core.commands.localize import localize
+    from xgeo.core.datasets import get_dataset
 
-        split = get_dataset("cvact", root, "val")
-        hits = localize(split.query_files[:2], "lwcnn", run / "checkpoint.pth.tar", feats / "gallery.h5", "ground", top_k=3)
-        for i, found in enumerate(hits):
-            assert len(found) == 3
-            assert found[0]["id"] == str(gallery.ids[int(np.argmax(sims[i]))])
+    split = get_dataset("cvact", root, "val")
+    hits = localize(split.query_files[:2], "lwcnn", run / "checkpoint.pth.tar", feats / "gallery.h5", "ground", top_k=3)
+    assert np.allclose(gallery.locations, split.locations)
+    for i, found in enumerate(hits):
+        assert len(found) == 3
+        assert found[0]["id"] == str(gallery.ids[int(np.argmax(sims[i]))])

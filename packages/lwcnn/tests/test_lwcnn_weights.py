@@ -76,7 +76,7 @@ def test_a_release_for_other_input_sizes_names_the_shape(source, tmp_path):
     path = tmp_path / "cvact.pth"
     torch.save(release(source), path)
     with pytest.raises(XgeoError, match=r"sa1\.w1|aerial_net\.attention\.w1"):
-        load_model(path, default_spec=ModelSpec())  # the paper sizes: n = 1024, not 16
+        load_model(path, default_spec=ModelSpec(ground_size=[16, 64], aerial_size=[64, 64]))  # aerial n = 64, not 16
 
 
 def test_imagenet_resnet34_initialises_both_backbones(tmp_path):

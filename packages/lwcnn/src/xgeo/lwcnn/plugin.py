@@ -18,7 +18,7 @@ from xgeo.lwcnn.config import SCHEMA
 
 #: the dataset the demo trains on and the synthetic size it writes (the demo preset: about a minute on 2 idle cores)
 DEMO_DATASET = "cvusa"
-DEMO_SIZE = 40
+DEMO_SIZE = 30
 
 #: view name -> the branch that encodes it ("query": panoramas, "gallery": aerial images)
 VIEWS: Registry[str] = Registry("view", "--view")

@@ -5,7 +5,8 @@ Split ``train`` = ``trainSet.trainInd``, ``val`` = ``valSet.valInd`` (CVACT_val)
 TransGeo/FRGeo, pairs whose ground or aerial file is missing are skipped (the count is logged and
 kept in :attr:`CVACT.num_missing`) and the query and gallery lists stay aligned. Queries are cropped
 to the middle half of their rows (``H/4 .. 3H/4``) unless ``crop_middle=False``. Locations are
-UTM metres.
+UTM metres. ``layout="flat"`` reads the Light_CVGL folders ``grd/`` and ``sat/`` instead of
+``streetview/`` and ``satview_polish/``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ SPLIT_FIELDS = {"train": ("trainSet", "trainInd"), "val": ("valSet", "valInd"), 
 GROUND = "streetview/{}_grdView.jpg"
 AERIAL = "satview_polish/{}_satView_polish.jpg"
 LAYOUT_TEXT = "ANU_data_small/{ACT_data.mat, streetview/<id>_grdView.jpg, satview_polish/<id>_satView_polish.jpg}"
+#: layout -> (ground, aerial) file patterns; ``flat`` is the Light_CVGL README's ``grd/`` + ``sat/``
+LAYOUTS = {
+    "original": (GROUND, AERIAL),
+    "flat": ("grd/{}_grdView.jpg", "sat/{}_satView_polish.jpg"),
+}
 FIX = "restore ACT_data.mat from the CVACT release (or regenerate with `xgeo synth cvact`)"
 
 
@@ -77,11 +83,15 @@ class CVACT(CrossViewSplit):
     name = "cvact"
 
     def __init__(self, root: str | Path, split: str = "train", transforms: Transform | None = None,
-                 crop_middle: bool = True) -> None:
+                 crop_middle: bool = True, layout: str = "original") -> None:
         check_split(split, SPLIT_FIELDS, "CVACT")
+        if layout not in LAYOUTS:
+            raise XgeoError(None, f"unknown CVACT layout {layout!r}", f"use one of: {', '.join(LAYOUTS)}")
         root = check_root(root, "CVACT", LAYOUT_TEXT, required=[MAT_FILE])
         super().__init__(root, split, transforms)
         self.crop_middle = crop_middle
+        self.layout = layout
+        ground_pattern, aerial_pattern = LAYOUTS[layout]
         path = root / MAT_FILE
         mat = _load_mat(path)
         all_ids = _pano_ids(mat, path)
@@ -96,7 +106,7 @@ class CVACT(CrossViewSplit):
         self.num_missing = 0
         for g in index:
             pid = all_ids[g]
-            ground, aerial = root / GROUND.format(pid), root / AERIAL.format(pid)
+            ground, aerial = root / ground_pattern.format(pid), root / aerial_pattern.format(pid)
             if not (ground.is_file() and aerial.is_file()):
                 self.num_missing += 1
                 continue
@@ -109,7 +119,7 @@ class CVACT(CrossViewSplit):
                         split, self.num_missing, len(index), root)
         if not self.ids:
             raise XgeoError(root, f"CVACT split {split!r} has no pair with both image files present",
-                            "check the streetview/ and satview_polish/ folders")
+                            f"check the {ground_pattern.split('/')[0]}/ and {aerial_pattern.split('/')[0]}/ folders")
         n = len(self.ids)
         self.locations = utm[np.asarray(self.global_index)]
         self.pairs = np.stack([np.arange(n), np.arange(n)], axis=1).astype(np.int64)

@@ -1,0 +1,1 @@
+"""YAML presets shipped with xgeo-lwcnn (package data; read with importlib.resources)."""

@@ -8,9 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from xgeo.core.train.optimizers import build_optimizer
+from xgeo.plcd.config import resolve
 from xgeo.plcd.loss import id_loss, mine, similarity_kd, similarity_rows, soft_margin_triplet
-from xgeo.plcd.model import ModelSpec, build_model, region_maxima, region_windows, tag_learning_rates
-from xgeo.plcd.task import NesterovGroups
+from xgeo.plcd.model import ModelSpec, build_model, region_maxima, region_windows
+from xgeo.plcd.task import learning_rate_groups
 
 torch.set_num_threads(1)
 
@@ -61,8 +63,9 @@ def test_forward_shapes_regions_and_bn_statistics():
 def test_backbones_are_not_shared_and_get_a_tenth_of_the_rate():
     model = _tiny("d2s", regions=False)
     assert model.backbone1[0].weight.data_ptr() != model.backbone2[0].weight.data_ptr()
-    tag_learning_rates(model)
-    opt = NesterovGroups(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    config = resolve({"config": "d2s"}, "d2s")
+    groups = learning_rate_groups(config.train.lr, config.model.backbone_lr_scale)(model)
+    opt = build_optimizer(groups, config.train)  # core's sgd_nesterov, as the Trainer builds it
     lrs = sorted(g["lr"] for g in opt.param_groups)
     assert lrs == pytest.approx([0.001, 0.01]) and all(g["nesterov"] for g in opt.param_groups)
     head = {id(p) for p in model.head.parameters()}

@@ -138,7 +138,7 @@ SCHEMA = ConfigSchema(
     legacy=LEGACY,
     preset_package="xgeo.plcd.presets",
     # the original scripts: SGD + Nesterov, head lr 0.01 (backbones 0.1x), x0.1 every 40 epochs, 120 epochs
-    defaults={"train": {"out_dir": "", "lr": 0.01, "epochs": 120, "optimizer": "plcd_sgd", "momentum": 0.9,
+    defaults={"train": {"out_dir": "", "lr": 0.01, "epochs": 120, "optimizer": "sgd_nesterov", "momentum": 0.9,
                         "weight_decay": 5e-4, "schedule": "step", "milestones": (40, 80), "gamma": 0.1,
                         "batch_size": 8, "seed": 0, "num_workers": 2, "best_metric": "R@1"}},
     finalize=_finalize,

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from xgeo.core.errors import XgeoError
 
@@ -56,25 +57,26 @@ class DiffusionParams:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices ``[N, k]`` of each row's ``k`` largest scores, descending, ties to the lower index."""
+    """Column indices ``[N, k]`` of each row's ``k`` largest scores, descending, ties to the lower index.
+
+    ``k + 1`` candidates per row come from ``torch.topk`` (multi-threaded, no copy of ``scores``) and are
+    ordered by (score descending, index); a row whose ``k``-th and ``k + 1``-th candidates tie may have
+    more equal scores outside the candidates, and only such a row is sorted in full."""
     n, m = scores.shape
     k = min(int(k), m)
     if k == m:
         return np.lexsort((np.broadcast_to(np.arange(m), scores.shape), -scores), axis=1)
-    part = np.argpartition(-scores, k, axis=1)[:, :k + 1]
-    vals = np.take_along_axis(scores, part, 1)
+    vals, part = torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), k + 1, dim=1, sorted=True)
+    vals, part = vals.numpy(), part.numpy()
     order = np.take_along_axis(part, np.lexsort((part, -vals), axis=1), 1)[:, :k]
-    kth = np.take_along_axis(scores, order[:, -1:], 1)
-    # a value tied with the k-th may sit outside the candidates: sort those rows in full
-    unsure = np.flatnonzero((scores >= kth).sum(1) > (vals >= kth).sum(1))
-    for row in unsure:
+    for row in np.flatnonzero(vals[:, k] == vals[:, k - 1]):
         order[row] = np.lexsort((np.arange(m), -scores[row]))[:k]
     return order
 
 
-def knn(query: np.ndarray, database: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def knn(query: np.ndarray, database: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` inner products of each query row against ``database``: ``(sims, ids)`` ``[N, k]``,
-    descending, ties broken by the lower index."""
+    descending, ties broken by the lower index. One ``block x N`` score matrix at a time (float32)."""
     k = min(int(k), len(database))
     q = np.ascontiguousarray(query, dtype=np.float32)
     db = np.ascontiguousarray(database, dtype=np.float32)

@@ -235,9 +235,3 @@ def build_model(spec: ModelSpec) -> TwoViewNet:
     """A freshly initialised model (random backbones; see :func:`xgeo.plcd.weights.load_pretrained`)."""
     return TwoViewNet(spec)
 
-
-def tag_learning_rates(model: TwoViewNet, backbone_scale: float = 0.1) -> None:
-    """Mark backbone parameters with ``lr_scale`` (the paper: backbone 0.1 x the head's rate)."""
-    for module in (model.backbone1, model.backbone2):
-        for p in module.parameters():
-            p.lr_scale = backbone_scale  # type: ignore[attr-defined]

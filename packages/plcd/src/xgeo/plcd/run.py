@@ -16,8 +16,8 @@ from xgeo.core.runs import prepare_run_dir, resolve_checkpoint, say, write_split
 from xgeo.core.train import CHECKPOINT_NAME, Trainer, embed, seed_everything
 from xgeo.core.train import distributed as dist_utils
 from xgeo.plcd.data import AnchorDroneSet, TestTransform, eval_views, open_test_split
-from xgeo.plcd.model import ModelSpec, TwoViewNet, build_model, tag_learning_rates
-from xgeo.plcd.task import MODEL_VIEW, PLCDStep, evaluator
+from xgeo.plcd.model import ModelSpec, TwoViewNet, build_model
+from xgeo.plcd.task import MODEL_VIEW, PLCDStep, evaluator, learning_rate_groups
 from xgeo.plcd.weights import load_model, load_pretrained, load_teacher
 
 METHOD_NAME = "plcd"
@@ -60,7 +60,6 @@ def new_model(config: Config, kind: str, num_classes: int, announce: bool = True
     elif announce:
         say(f"no --pretrained checkpoint: both {m.backbone} backbones start from random weights "
             "(the paper starts from ImageNet; pass --pretrained PATH to a local ResNet checkpoint)")
-    tag_learning_rates(model, m.backbone_lr_scale)
     return model
 
 
@@ -89,6 +88,7 @@ def train(config: Config, kind: str) -> dict[str, Any]:
         cfg,
         evaluate=hook,
         identity={"method": METHOD_NAME, "kind": kind, "gen": int(config.loss.gen), "model": model.spec.to_dict()},
+        param_groups=learning_rate_groups(cfg.lr, config.model.backbone_lr_scale),
     )
     if teacher is not None:
         teacher.to(trainer.device)

@@ -1,9 +1,7 @@
-"""What PLCD hands to core's Trainer: the optimizer (SGD + Nesterov, backbones at 0.1x), the step and the evaluator."""
+"""What PLCD hands to core's Trainer: the parameter groups (backbones at 0.1x the head's rate), the step and the evaluator."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -11,7 +9,6 @@ from torch import nn
 
 from xgeo.core.errors import XgeoError
 from xgeo.core.train import StepOutput
-from xgeo.core.train.optimizers import register_optimizer
 from xgeo.core.two_view import TwoViewEvaluator
 from xgeo.plcd.config import LossOptions
 from xgeo.plcd.data import SECTORS, EvalViews
@@ -22,20 +19,19 @@ from xgeo.plcd.model import TwoViewNet
 MODEL_VIEW = {"street": "ground", "satellite": "satellite", "drone": "drone"}
 
 
-class NesterovGroups(torch.optim.SGD):
-    """SGD with Nesterov momentum; parameters tagged ``lr_scale`` get their own group at ``lr * lr_scale``."""
+def learning_rate_groups(lr: float, backbone_scale: float = 0.1):
+    """``model -> parameter groups`` for core's Trainer: backbones at ``lr * backbone_scale``, the rest at ``lr``.
 
-    def __init__(self, params: Iterable[Any], lr: float, momentum: float, weight_decay: float) -> None:
-        groups: dict[float, list[torch.Tensor]] = defaultdict(list)
-        for p in params:
-            groups[float(getattr(p, "lr_scale", 1.0))].append(p)
-        super().__init__([{"params": ps, "lr": lr * scale} for scale, ps in sorted(groups.items())], lr=lr,
-                         momentum=momentum, weight_decay=weight_decay, nesterov=True)
+    The paper: backbones 0.001, head 0.01 (``backbone_scale`` 0.1)."""
 
+    def groups(model: nn.Module) -> list[dict[str, Any]]:
+        net = getattr(model, "module", model)  # inside DDP or not
+        body = [p for m in (net.backbone1, net.backbone2) for p in m.parameters() if p.requires_grad]
+        ids = {id(p) for p in body}
+        head = [p for p in net.parameters() if p.requires_grad and id(p) not in ids]
+        return [{"params": body, "lr": lr * backbone_scale}, {"params": head, "lr": lr}]
 
-@register_optimizer("plcd_sgd")
-def _plcd_sgd(config: Any) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
-    return NesterovGroups, {"lr": config.lr, "momentum": config.momentum, "weight_decay": config.weight_decay}
+    return groups
 
 
 class PLCDStep:

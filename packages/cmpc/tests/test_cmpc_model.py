@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from xgeo.cmpc.data import UniqueIdSampler
+from xgeo.cmpc.data import CMPCTransform, UniqueIdSampler, random_shift
 from xgeo.cmpc.model import CMPC, ModelSpec
 from xgeo.core.errors import XgeoError
 
@@ -61,3 +61,38 @@ def test_unique_id_sampler_batches_have_distinct_ids():
     assert batches == sampler.global_batches()  # deterministic per epoch
     with pytest.raises(XgeoError, match="distinct optical ids"):
         UniqueIdSampler(labels, batch_size=7)
+
+
+def test_random_shift_moves_each_view_by_at_most_shift_pixels():
+    image = torch.arange(3 * 16 * 16, dtype=torch.float32).view(3, 16, 16)
+    seen = set()
+    for seed in range(30):
+        torch.manual_seed(seed)
+        out = random_shift(image, 2)
+        assert out.shape == image.shape
+        # the interior is the input moved by (dy, dx) with |dy|, |dx| <= 2
+        moves = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if torch.equal(out[:, 2:-2, 2:-2], image[:, 2 - dy:14 - dy, 2 - dx:14 - dx])]
+        assert len(moves) == 1
+        seen.add(moves[0])
+    assert len(seen) > 5  # the shift is drawn, not fixed
+    sample = {"query": torch.rand(3, 20, 20), "gallery": torch.rand(3, 20, 20)}
+    plain = CMPCTransform(16)(dict(sample))
+    assert torch.equal(CMPCTransform(16, shift=0)(dict(sample))["query"], plain["query"])
+
+
+def test_keep_best_loads_the_best_epoch_into_the_model(model, tmp_path):
+    """After phase 1 the model (so the dump, the refinement and cmpc-test) carries model_best's weights."""
+    from xgeo.cmpc.run import keep_best
+
+    keep_best(model, tmp_path)  # no best checkpoint (e.g. --max-steps inside an epoch): the model is kept
+    before = {k: v.clone() for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)}
+    other = CMPC(model.spec)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(1.0)
+    torch.save({"state_dict": other.state_dict(), "epoch": 3}, tmp_path / "model_best.pth.tar")
+    keep_best(model, tmp_path)
+    after = model.state_dict()
+    name = next(k for k, v in before.items() if v.is_floating_point() and k.startswith("embedding."))
+    assert not torch.equal(after[name], before[name]) and torch.equal(after[name], other.state_dict()[name])

@@ -147,3 +147,56 @@ def test_xgeo_synth_sn6_cmpc(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["synth", "sn6-cmpc", "--out", str(tmp_path), "--ground-size", "16", "16"])
     assert "--ground-size does not apply to sn6-cmpc" in capsys.readouterr().err
+
+
+def _files(root: Path, pattern: str) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob(pattern)) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def by_difficulty(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("sn6-difficulty")
+    kwargs = {"size": 4, "seed": 2, "aerial_size": 32, "extent_px": 32}
+    return {"easy": write_dataset("sn6-cmpc", base / "easy", **kwargs),
+            "standard": write_dataset("sn6-cmpc", base / "standard", difficulty="standard", **kwargs),
+            "again": write_dataset("sn6-cmpc", base / "again", difficulty="standard", **kwargs)}
+
+
+def test_synthetic_standard_same_places_other_pixels_and_reproducible(by_difficulty):
+    easy, standard, again = by_difficulty["easy"], by_difficulty["standard"], by_difficulty["again"]
+    # geometry, ids, positions and near ids do not depend on the difficulty
+    assert _files(easy, "*.json") == _files(standard, "*.json")
+    # the SAR patches change (time gap + layover), the optical ones too (shadows of the aerial capture)
+    for kind in ("sar", "opt"):
+        e, s = _files(easy / "test" / "imgs" / kind, "*.png"), _files(standard / "test" / "imgs" / kind, "*.png")
+        assert e.keys() == s.keys() and sum(e[k] != s[k] for k in e) >= len(e) // 2
+    # the same seed gives the same files
+    assert _files(standard, "*") == _files(again, "*")
+
+
+def test_synthetic_standard_sar_sees_another_date_with_layover():
+    from xgeo.core.synthetic.difficulty import Nuisance
+    from xgeo.core.synthetic.sn6cmpc import sar_capture
+    from xgeo.core.synthetic.views import sar_patch
+    from xgeo.core.synthetic.world import World
+
+    easy = World(5, size_px=256, metres_per_px=1.0)
+    assert sar_capture(easy) is easy
+    world = World(5, size_px=256, metres_per_px=1.0, difficulty="standard")
+    seen = sar_capture(world)
+    assert seen.rgb is world.ground_rgb and seen.heights is world.ground_heights  # the other capture
+    assert (seen.classes != world.classes).any() and world.vanished  # buildings gone or new since the optical
+    # layover: on a tall building the SAR patch differs from the same capture without it
+    tall = np.argwhere(world.ground_heights[32:-32, 32:-32] > 10) + 32
+    r, c = (int(v) for v in tall[0])
+    flat = type(seen)(**{**vars(seen), "nuisance": None})
+    lean = sar_patch(seen, r, c, 32, 32, np.random.default_rng(0), max_offset_px=0)
+    plain = sar_patch(flat, r, c, 32, 32, np.random.default_rng(0), max_offset_px=0)
+    assert not np.allclose(lean.numpy(), plain.numpy())
+    assert Nuisance().layover > 0
+
+
+def test_synthetic_unknown_difficulty_is_refused_before_writing(tmp_path):
+    with pytest.raises(Exception, match="difficulty"):
+        write_dataset("sn6-cmpc", tmp_path / "x", size=2, difficulty="hard")
+    assert not (tmp_path / "x").exists()

@@ -67,6 +67,24 @@ def test_cmc_values_equal_recall_and_marks():
     assert len(small.ks) == 4 and "R@5" not in small.marks
 
 
+def test_cmc_marks_follow_the_protocol_not_a_fixed_r1_percent():
+    from xgeo.core.evaluate import get_protocol
+    from xgeo.core.report.build import cmc_marks
+
+    ranks = np.array([0, 1, 4, 9, 19, 30, -1, 2])
+    # sn6 on 100 references: R@1/5/10/20 marked, no "R@1%" (whose K would be 1, i.e. a second R@1)
+    convention, ks = cmc_marks(get_protocol("sn6"))
+    assert convention is None and ks == (1, 5, 10, 20)
+    sn6 = cmc_curve(ranks, num_gallery=100, percent_convention=convention, ks=ks)
+    assert sn6.marks == {"R@1": (1, 12.5), "R@5": (5, 50.0), "R@10": (10, 62.5), "R@20": (20, 75.0)}
+    assert len(sn6.ks) == 20
+    # a protocol that reports R@1% keeps its mark and its convention
+    convention, ks = cmc_marks(get_protocol("vigor"))
+    assert convention == "floor+1" and ks == (1, 5, 10)
+    vigor = cmc_curve(ranks, num_gallery=1000, percent_convention=convention, ks=ks)
+    assert vigor.marks["R@1%"] == (11, 62.5) and set(vigor.marks) == {"R@1", "R@5", "R@10", "R@1%"}
+
+
 def test_verdict_and_frame_colour_per_cell():
     assert verdict(3, positives=[3], semi=[4, 5]) == "correct"
     assert verdict(4, positives=[3], semi=[4, 5]) == "semi"

@@ -56,12 +56,11 @@ def configure_train(p: ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from xgeo.cmpc.run import train_both
+    from xgeo.cmpc.run import coarse_summary, train_both
 
     config = resolve(typed_options(args))
     result = train_both(config)
-    say(f"done: coarse test R@1 {result['embedding'].get('R@1', float('nan')):.2f} after the embedding phase; "
-        f"run in {result['run']} (cmpc-test {result['run']} {args.config})")
+    say(f"done: {coarse_summary(result['embedding'])}; run in {result['run']} (cmpc-test {result['run']} {args.config})")
     return 0
 
 
@@ -72,7 +71,7 @@ def configure_emb(p: ArgumentParser) -> None:
 
 
 def run_emb(args: argparse.Namespace) -> int:
-    from xgeo.cmpc.run import apply_threads, dump_features, prepare_outputs, train_embedding
+    from xgeo.cmpc.run import apply_threads, coarse_summary, dump_features, prepare_outputs, train_embedding
 
     given = typed_options(args)
     output_feat = given.pop("output_feat", False)
@@ -80,7 +79,7 @@ def run_emb(args: argparse.Namespace) -> int:
     root = prepare_outputs(config, ("embedding",))
     apply_threads(config)
     model, metrics = train_embedding(config, root / "embedding")
-    say(f"embedding done: R@1 {metrics.get('R@1', float('nan')):.2f} -> {root / 'embedding'}")
+    say(f"embedding done: {coarse_summary(metrics)} -> {root / 'embedding'}")
     if output_feat:
         paths = dump_features(config, model, root / config.run.emb_feat)
         say(f"training features: {paths[0]} {paths[1]}")

@@ -48,6 +48,8 @@ class DataOptions:
     data_root: str | None = None
     test_batch: int = field(default=32, metadata={"check": positive})
     hflip: bool = True
+    #: training only: random shift of each view by up to this many pixels (0 = off, as in the release at 200 px)
+    shift: int = field(default=0, metadata={"check": non_negative})
 
 
 @dataclass
@@ -118,6 +120,7 @@ def _must_be(expected: Any, key: str):
 LEGACY: Mapping[str, Any] = {
     # data and outputs
     "data_path": "data.data_root", "data_root": "data.data_root", "test_batch": "data.test_batch", "hflip": "data.hflip",
+    "shift": "data.shift",
     "result_path": "run.result_path", "exp_name": "run.exp_name", "emb_feat": "run.emb_feat",
     "param_path": "run.param_path", "emb_feat_path": "run.emb_feat_path", "refine_eval": "run.refine_eval",
     "thresholds": "run.thresholds", "threshold_preset": "run.threshold_preset", "specify_num": "run.specify_num",

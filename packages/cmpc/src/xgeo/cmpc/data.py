@@ -36,19 +36,33 @@ def open_split(data: DataOptions, split: str, transforms: Callable | None) -> SN
 
 
 class CMPCTransform:
-    """Resize ``"query"`` (SAR) and ``"gallery"`` (optical) to ``size``, normalise; optional random flips."""
+    """Resize ``"query"`` (SAR) and ``"gallery"`` (optical) to ``size``, normalise; optional random flips
+    and random shifts of up to ``shift`` pixels (reflect-padded crop, like the release's RandomCrop),
+    drawn independently per view."""
 
-    def __init__(self, size: int, hflip: bool = False) -> None:
-        self.size, self.hflip = int(size), bool(hflip)
+    def __init__(self, size: int, hflip: bool = False, shift: int = 0) -> None:
+        self.size, self.hflip, self.shift = int(size), bool(hflip), int(shift)
         self.resize = ResizeViews({"query": (self.size, self.size), "gallery": (self.size, self.size)})
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
         out = self.resize(sample)
-        if self.hflip:
-            for key in ("query", "gallery"):
-                if key in out and torch.rand(()) < 0.5:
-                    out[key] = TF.horizontal_flip(out[key])
+        for key in ("query", "gallery"):
+            if key not in out:
+                continue
+            if self.hflip and torch.rand(()) < 0.5:
+                out[key] = TF.horizontal_flip(out[key])
+            if self.shift:
+                out[key] = random_shift(out[key], self.shift)
         return out
+
+
+def random_shift(image: torch.Tensor, shift: int) -> torch.Tensor:
+    """``image`` ``[C, H, W]`` moved by a random whole number of pixels in ``[-shift, shift]`` per axis
+    (the border reflected in), same size."""
+    h, w = image.shape[-2:]
+    padded = torch.nn.functional.pad(image[None], (shift, shift, shift, shift), mode="reflect")[0]
+    top, left = (int(v) for v in torch.randint(0, 2 * shift + 1, (2,)))
+    return padded[..., top:top + h, left:left + w]
 
 
 class UniqueIdSampler(torch.utils.data.Sampler[int]):

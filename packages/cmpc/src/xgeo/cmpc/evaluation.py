@@ -73,7 +73,9 @@ def write_plots(stages: dict[str, Any], split: Any, out_dir: Path, grid_queries:
     """CMC coarse vs refined, accuracy vs distance threshold, and a retrieval grid (after refinement if run)."""
     task = split.task
     m = task.num_gallery
-    curves = [cmc_curve(r.first_rank, m, name, max_k=min(max(CMC_KS), m), ks=CMC_KS) for name, r in stages.items()]
+    # the sn6 protocol reports R@1/5/10/20 and no R@1% (on 100 references R@1% would be R@1)
+    curves = [cmc_curve(r.first_rank, m, name, max_k=min(max(CMC_KS), m), ks=CMC_KS, percent_convention=None)
+              for name, r in stages.items()]
     paths = {"cmc": plot_cmc(curves, out_dir / PLOTS["cmc"], title=f"CMC on {task.num_queries} SAR queries, {m} optical")}
     distance = [accuracy_vs_distance(top1_errors(r.topk_indices, task.query_locations, task.gallery_locations, "metres"),
                                      max_distance=300.0, label=name) for name, r in stages.items()]

@@ -23,6 +23,7 @@ from xgeo.core.io import load_state_dict_into, load_torch
 from xgeo.core.runs import GALLERY_FILE, QUERY_FILE, prepare_run_dir, resolve_checkpoint, say, write_split_features
 from xgeo.core.train import Trainer, seed_everything
 from xgeo.core.train import distributed as dist_utils
+from xgeo.core.train.checkpoint import BEST_NAME
 
 METHOD_NAME = "cmpc"
 VIEWS = ("sar", "optical")
@@ -93,7 +94,7 @@ def train_embedding(config: Config, out_dir: Path) -> tuple[CMPC, dict[str, Any]
     cfg = config.train
     seed_everything(cfg.seed)
     model = new_model(config)
-    train = open_split(config.data, "train", CMPCTransform(config.model.image_size, config.data.hflip))
+    train = open_split(config.data, "train", CMPCTransform(config.model.image_size, config.data.hflip, config.data.shift))
     test = open_split(config.data, PROFILE.eval_split, CMPCTransform(config.model.image_size))
     say(PROFILE.selection)
     sampler = UniqueIdSampler(train.query_labels[train.pairs[:, 0]], cfg.batch_size, cfg.seed)
@@ -102,7 +103,20 @@ def train_embedding(config: Config, out_dir: Path) -> tuple[CMPC, dict[str, Any]
     trainer = Trainer(model, train, step, phase, sampler=sampler, evaluate=evaluator(test, config.data.test_batch),
                       identity=identity(config, "embedding", model.spec),
                       param_groups=embedding_groups(cfg.lr, config.coarse.lr_mlp))
-    return model, trainer.fit()
+    metrics = trainer.fit()
+    keep_best(model, out_dir)
+    return model, {**metrics, "best": trainer.best}
+
+
+def keep_best(model: CMPC, out_dir: Path) -> None:
+    """Load the phase's best checkpoint (highest coarse R@1 on the evaluated split) into ``model``, so the
+    feature dump, the refinement and its checkpoint carry the selected embedding, not the last epoch's."""
+    best = Path(out_dir) / BEST_NAME
+    if best.is_file():
+        ckpt = load_torch(best)
+        load_state_dict_into(model, ckpt.get("state_dict", ckpt), best)
+        epoch = ckpt.get("epoch", "?") if isinstance(ckpt, dict) else "?"
+        say(f"embedding: keeping the best checkpoint ({best.name}, epoch {epoch}) for the refinement and the test")
 
 
 def _phase_config(cfg: Any, out_dir: Path, **changes: Any) -> Any:
@@ -161,11 +175,20 @@ def train_both(config: Config) -> dict[str, Any]:
     root = prepare_outputs(config, ("embedding", "refine"))
     apply_threads(config)
     model, coarse = train_embedding(config, root / "embedding")
-    say(f"embedding done: R@1 {coarse.get('R@1', float('nan')):.2f}; dumping training features")
+    say(f"embedding done: {coarse_summary(coarse)}; dumping training features")
     features = root / config.run.emb_feat
     dump_features(config, model, features)
     refined = train_refinement(config, model, features, root / "refine")
     return {"embedding": coarse, "refine": refined, "run": str(root)}
+
+
+def coarse_summary(metrics: dict[str, Any]) -> str:
+    """``"R@1 x (last epoch), best y (epoch n, kept)"`` for the embedding phase."""
+    text = f"coarse test R@1 {metrics.get('R@1', float('nan')):.2f} at the last epoch"
+    best = metrics.get("best")
+    if best:
+        text += f", best {best['value']:.2f} at epoch {int(best['epoch']) + 1} (kept)"
+    return text
 
 
 def check_features(path: Path) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from xgeo.core.errors import XgeoError
 from xgeo.core.evaluate import evaluate_files, get_protocol
@@ -62,6 +63,14 @@ def _shown(fs: FeatureSet, text: bool) -> tuple[list[str] | None, str | None]:
     return [str(f) for f in files], None
 
 
+def cmc_marks(proto: Any) -> tuple[str | None, tuple[int, ...]]:
+    """What a protocol's CMC plot marks: its R@1% convention (``None`` when it reports no R@1%, e.g.
+    ``sn6``) and its R@K values (R@1/5/10 when it reports none)."""
+    convention = next((m.convention for m in proto.metrics if hasattr(m, "convention")), None)
+    ks = next((tuple(m.ks) for m in proto.metrics if hasattr(m, "ks")), (1, 5, 10))
+    return convention, ks
+
+
 def report_section(query: FeatureSet, gallery: FeatureSet, protocol: str, out_dir: str | os.PathLike,
                    metrics: dict[str, float], *, title: str = "", queries: int = 8, top: int = 5, seed: int = 0,
                    percent_convention: str | None = None, chance: dict[str, float] | None = None,
@@ -70,7 +79,7 @@ def report_section(query: FeatureSet, gallery: FeatureSet, protocol: str, out_di
     the :class:`Report` with its :class:`ReportSection` (``metrics`` are shown as given)."""
     out_dir = Path(out_dir)
     proto = get_protocol(protocol, percent_convention)
-    convention = next((m.convention for m in proto.metrics if hasattr(m, "convention")), "floor")
+    convention, marked = cmc_marks(proto)
     task = _task(protocol, query, gallery)
     text = protocol in TEXT_PROTOCOLS
     report = Report(out_dir, dict(metrics))
@@ -84,10 +93,11 @@ def report_section(query: FeatureSet, gallery: FeatureSet, protocol: str, out_di
                                  normalized=q.normalized and g.normalized, k=max(1, top))
         label = direction.prefix.rstrip("_") or (title or "")
         curves.append(D.cmc_curve(ranking.first_rank, ranking.num_gallery, label,
-                                  percent_convention=convention))
+                                  percent_convention=convention, ks=marked))
         grids.append((direction, q, g, t, ranking))
     report.files["cmc.png"] = plots.plot_cmc(curves, out_dir / f"{prefix}cmc.png", title=f"CMC {title}".strip())
-    figures.append(("CMC: recall@K, R@1/5/10/1% marked", report.files["cmc.png"]))
+    shown = "/".join(str(k) for k in marked) + ("/1%" if convention is not None else "")
+    figures.append((f"CMC: recall@K, R@{shown} marked", report.files["cmc.png"]))
 
     for n, (direction, q, g, t, ranking) in enumerate(grids):
         q_text, g_text = text and direction.transpose, text and not direction.transpose

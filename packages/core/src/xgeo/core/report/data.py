@@ -37,21 +37,23 @@ class CmcCurve:
         return float(self.values[int(k) - 1])
 
 
-def cmc_curve(ranks: Sequence[int] | np.ndarray, num_gallery: int, label: str = "", *, percent_convention: str = "floor",
-              max_k: int | None = None, ks: Sequence[int] = (1, 5, 10)) -> CmcCurve:
+def cmc_curve(ranks: Sequence[int] | np.ndarray, num_gallery: int, label: str = "", *,
+              percent_convention: str | None = "floor", max_k: int | None = None,
+              ks: Sequence[int] = (1, 5, 10)) -> CmcCurve:
     """The CMC curve of ``ranks`` (0-based ranks of the best positive, ``-1`` = none) among
-    ``num_gallery`` entries, from K = 1 up to ``max_k`` (default: the R@1% K, at least 10, at most
-    the gallery), with ``ks`` and R@1% marked (R@1% under ``percent_convention``)."""
+    ``num_gallery`` entries, from K = 1 up to ``max_k`` (default: the R@1% K, at least 10 and the
+    largest of ``ks``, at most the gallery), with ``ks`` marked, and R@1% under
+    ``percent_convention`` (``None``: the protocol reports no R@1%, so none is marked)."""
     m = max(int(num_gallery), 1)
-    k_percent = max(1, M.percent_k(m, percent_convention))
-    top = int(max_k) if max_k is not None else max(k_percent, max(ks, default=1), 10)
+    k_percent = max(1, M.percent_k(m, percent_convention)) if percent_convention is not None else None
+    top = int(max_k) if max_k is not None else max(k_percent or 1, max(ks, default=1), 10)
     top = max(1, min(top, m))
     values = M.cmc(ranks, top)
     curve = CmcCurve(label, np.arange(1, top + 1), values)
     for k in ks:
         if k <= top:
             curve.marks[f"R@{k}"] = (int(k), float(values[k - 1]))
-    if k_percent <= top:
+    if k_percent is not None and k_percent <= top:
         curve.marks["R@1%"] = (k_percent, float(values[k_percent - 1]))
     return curve
 

@@ -16,7 +16,7 @@ import numpy as np
 from xgeo.core.io import atomic_write
 from xgeo.core.report.data import FRAME_COLOURS, CmcCurve, DistanceCurve, RetrievalRow
 
-MARK_STYLE = {"R@1": "o", "R@5": "s", "R@10": "^", "R@1%": "D"}
+MARK_STYLE = {"R@1": "o", "R@5": "s", "R@10": "^", "R@20": "v", "R@1%": "D"}
 
 
 def _figure(width: float, height: float):

@@ -15,23 +15,41 @@ direction (so a correct match still has a metre-level error). A SAR patch is the
 intensity with multiplicative gamma speckle in log scale (:func:`sar_patch`), one independent
 speckle draw per channel (a false-colour composite), plus a mis-registration of up to 2 world px.
 ``near_id`` lists the 4 references nearest to the query, its own first.
+
+``difficulty`` (:mod:`xgeo.core.synthetic.difficulty`): ``"easy"`` (the default) renders both
+modalities from one raster; ``"standard"`` gives the world building heights and two captures: the
+optical patches show the aerial capture (with sun shadows), the SAR patches are taken at another
+date (the ground capture: another season, some buildings gone, some new, no shadows) and the
+returns of tall buildings lean towards the sensor (layover). Geometry, ids and positions do not
+depend on the difficulty.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from xgeo.core.io import write_json
 from xgeo.core.synthetic._common import check_out, check_size, write_images
+from xgeo.core.synthetic.difficulty import DIFFICULTIES
 from xgeo.core.synthetic.views import add_nuisance, aerial_tiles, sar_patch
 from xgeo.core.synthetic.world import World
 
 MISREGISTRATION_PX = 2
 NEAR_IDS = 4
+
+
+def sar_capture(world: World) -> World | SimpleNamespace:
+    """What the SAR sensor sees: the world itself when easy; when standard, the capture of another date
+    (the ground capture's cover, heights and season) with the world's layover."""
+    if world.nuisance is None:
+        return world
+    return SimpleNamespace(rgb=world.ground_rgb, classes=world.ground_classes, heights=world.ground_heights,
+                           metres_per_px=world.metres_per_px, nuisance=world.nuisance)
 
 
 def _sar_image(world: World, row: float, col: float, extent: int, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -67,7 +85,8 @@ def _write_split(root: Path, world: World, cells: np.ndarray, ids: np.ndarray, e
     places = cells[owner] + offset
     numbers = rng.permutation(len(owner))  # SAR file numbers carry no hint of the grid order
     q_east, q_north = world.metres(places[:, 0], places[:, 1])
-    images = torch.stack([_sar_image(world, r, c, extent, image_size, rng) for r, c in places])
+    sar_world = sar_capture(world)
+    images = torch.stack([_sar_image(sar_world, r, c, extent, image_size, rng) for r, c in places])
     write_images([root / "imgs" / "sar" / f"{m}.png" for m in numbers], images)
     for q, m in enumerate(numbers):
         dist = np.hypot(east - q_east[q], north - q_north[q])
@@ -82,11 +101,13 @@ def _write_split(root: Path, world: World, cells: np.ndarray, ids: np.ndarray, e
 
 def write_sn6cmpc(out: str | Path, size: int = 100, seed: int = 0, *, setting: str = "samearea", train_factor: int = 3,
                   aerial_size: int = 64, extent_px: int = 64, patch_metres: float = 100.0, extra_fraction: float = 0.3,
-                  max_offset: float = 0.2) -> Path:
+                  max_offset: float = 0.2, difficulty: str = "easy") -> Path:
     """Write a synthetic SN6-CMPC setting under ``out/<setting>``; return that folder (the reader's root).
 
-    ``size`` is the number of test optical references; ``aerial_size`` the side of every image.
+    ``size`` is the number of test optical references; ``aerial_size`` the side of every image;
+    ``difficulty`` ``easy`` or ``standard`` (SAR layover and a time gap between the two captures).
     """
+    DIFFICULTIES.get(difficulty)  # an unknown name fails before anything is written
     check_size(size, out)
     if not 0 <= max_offset < 0.5:
         raise ValueError("max_offset must be in [0, 0.5): a query must overlap its own patch most")
@@ -97,7 +118,8 @@ def write_sn6cmpc(out: str | Path, size: int = 100, seed: int = 0, *, setting: s
     cols = math.ceil(math.sqrt(n))
     margin = extent_px + MISREGISTRATION_PX + 2
     side = int(math.ceil((2 * margin + cols * extent_px) / 128.0)) * 128
-    world = World(int(rng.integers(2**31)), size_px=side, metres_per_px=patch_metres / extent_px)
+    world = World(int(rng.integers(2**31)), size_px=side, metres_per_px=patch_metres / extent_px,
+                  difficulty=difficulty)
     grid = np.arange(n)
     cells = margin + (np.stack([grid // cols, grid % cols], axis=1) + 0.5) * extent_px
     cells = np.floor(cells).astype(np.float64)

@@ -79,7 +79,10 @@ def query_encoder(checkpoint: Path, view: str) -> QueryEncoder:
     model, _ = load_model(resolve_checkpoint(checkpoint, "lwcnn-train"))
     branch = model.encoder(key)
     transform = LwcnnTransform.for_model(model.spec)
-    profile = PROFILES.get(model.spec.dataset) if model.spec.dataset in PROFILES else None
+    # the reader's query preparation (CVACT: the middle-row crop) applies to the layout the model was trained on;
+    # panoramas of the flat layout were used as stored
+    known = model.spec.dataset in PROFILES and model.spec.layout != "flat"
+    profile = PROFILES.get(model.spec.dataset) if known else None
 
     def load(path: Path) -> Any:
         image = read_image(path)

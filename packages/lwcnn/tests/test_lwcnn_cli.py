@@ -23,6 +23,14 @@ def test_presets_are_the_paper_settings_and_demo():
     assert (config.train.batch_size, config.train.epochs, config.train.seed) == (32, 300, 10)
     assert (config.model.sa_num, config.model.ground_size, config.model.aerial_size) == (8, [128, 512], [256, 256])
     assert config.loss.lambda_sm == 10.0 and resolve({"config": "cvact"}).data.dataset == "cvact"
+    assert config.train.schedule == "constant" and schedule(config)(21) == 0.1
+
+
+def test_demo_preset_keeps_every_negative_through_its_last_epoch_under_a_cosine_lr():
+    config = resolve({"config": "demo"})
+    ratios = schedule(config)
+    assert [ratios(e) for e in range(config.train.epochs)] == [1.0] * config.train.epochs
+    assert (config.train.schedule, config.train.lr, config.train.betas) == ("cosine", 1e-3, (0.9, 0.999))
 
 
 def test_train_cvusa_sh_command_line_resolves_to_the_paper_run():

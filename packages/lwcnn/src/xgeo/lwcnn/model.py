@@ -41,6 +41,9 @@ class ModelSpec:
     #: network input sizes (rows, columns)
     ground_size: list[int] = field(default_factory=lambda: [128, 512])
     aerial_size: list[int] = field(default_factory=lambda: [256, 256])
+    #: the folder layout trained on: ``flat`` CVACT panoramas are used as stored, ``original`` ones are
+    #: cropped to their middle rows first (the query encoder must do the same)
+    layout: str = "original"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (stored in checkpoints)."""

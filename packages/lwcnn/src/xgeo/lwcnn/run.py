@@ -11,7 +11,7 @@ from xgeo.core.presets import Config
 from xgeo.core.runs import prepare_run_dir, resolve_checkpoint, say, write_split_features
 from xgeo.core.train import Trainer, seed_everything
 from xgeo.core.train import distributed as dist_utils
-from xgeo.lwcnn.data import PROFILES, LwcnnTransform, open_split, pair_locations
+from xgeo.lwcnn.data import PROFILES, LwcnnTransform, folder_layout, open_split, pair_locations
 from xgeo.lwcnn.loss import HardRatioSchedule, SoftMarginTripletLoss
 from xgeo.lwcnn.model import LightCNN, ModelSpec, build_model
 from xgeo.lwcnn.task import LwcnnStep, evaluator
@@ -29,6 +29,7 @@ def model_spec(config: Config) -> ModelSpec:
         heads=int(options.sa_num),
         ground_size=[int(v) for v in (options.ground_size or profile.ground_size)],
         aerial_size=[int(v) for v in (options.aerial_size or profile.aerial_size)],
+        layout=folder_layout(config.data),
     )
 
 

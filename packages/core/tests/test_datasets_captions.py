@@ -135,6 +135,27 @@ def test_synthetic_captions_describe_their_image(rsitmd_root):
         assert f"{number_word(f['buildings'])} " in text or (place and (place if place != "centre" else "middle") in text)
 
 
+
+def test_every_synthetic_caption_names_count_place_and_absence_in_vocabulary_words():
+    import numpy as np
+
+    from xgeo.core.datasets.vocab import STOPWORDS
+    from xgeo.core.synthetic.describe import TileFacts, captions
+
+    empty = TileFacts(vegetation=0.9, bare=0.1, water=0.0, road=0.0, building=0.0, buildings=0, roads=0,
+                      building_place=None, water_place=None, buildings_by_road=False, buildings_side_of_water=None)
+    busy = TileFacts(vegetation=0.2, bare=0.5, water=0.1, road=0.1, building=0.1, buildings=3, roads=2,
+                     building_place="northeast", water_place="south", buildings_by_road=True, buildings_side_of_water="north")
+    rng = np.random.default_rng(0)
+    for sentence in captions(busy, rng, 20):
+        words = tokenize(sentence)
+        assert "three" in words and "northeast" in words and "two" in words and "south" in words
+    for sentence in captions(empty, rng, 20):
+        # absence of buildings, roads and water is said with words the AMFMN vocabulary keeps
+        kept = [w for w in tokenize(sentence) if w not in STOPWORDS]
+        assert {"zero", "without", "roadless", "dry"} & set(kept)
+        assert not {"one", "two", "three", "blue", "pond", "lake"} & set(kept)
+
 # ------------------------------------------------------------------------------------------ vocabulary
 def test_tokenize_drops_punctuation_and_lowercases():
     assert tokenize("Two  Buildings, near a LAKE.") == ["two", "buildings", "near", "a", "lake"]

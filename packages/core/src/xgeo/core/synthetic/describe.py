@@ -3,9 +3,9 @@
 :func:`tile_facts` measures one tile: land-cover fractions, the number of buildings and of road
 segments (connected components), where the buildings and the water lie (one of nine places:
 north-west … centre … south-east), whether buildings line a road, and on which side of the water
-the buildings are. :func:`captions` turns those facts into five sentences, each naming a random
-subset of them in one of several phrasings, so a caption identifies its tile without repeating
-another caption word for word.
+the buildings are. :func:`captions` turns those facts into five sentences, each naming all the main
+facts (buildings with count and place, roads, water, land cover) in a random order and phrasing, so
+a caption identifies its tile without repeating another caption word for word.
 """
 
 from __future__ import annotations
@@ -133,30 +133,31 @@ def _cover(f: TileFacts, rng: np.random.Generator) -> str:
 
 
 def _buildings(f: TileFacts, rng: np.random.Generator) -> str:
-    n = number_word(f.buildings)
     if f.buildings == 0:
-        return str(rng.choice(["there are no buildings", "no houses can be seen", "the area has no buildings"]))
+        return str(rng.choice(["an empty area without buildings", "zero buildings can be seen",
+                               "the area is without houses"]))
+    n = number_word(f.buildings)
     noun = "building" if f.buildings == 1 else "buildings"
     where = _where(f.building_place or "centre")
     one = f.buildings == 1
     verb, stand = ("is", "stands") if one else ("are", "stand")
     return str(rng.choice([f"there {verb} {n} {noun} {where}", f"{n} {noun} {stand} {where}",
                            f"{n} {'house is' if one else 'houses are'} located {where}",
-                           f"a residential area with {n} {noun}"]))
+                           f"a residential area with {n} {noun} {where}"]))
 
 
 def _roads(f: TileFacts, rng: np.random.Generator) -> str:
     if f.roads == 0:
-        return str(rng.choice(["there is no road", "no road passes through", "the scene has no roads"]))
+        return str(rng.choice(["zero roads", "the scene is without roads", "a roadless area"]))
     if f.roads == 1:
-        return str(rng.choice(["a road runs through the scene", "one road crosses the area", "there is a single road"]))
+        return str(rng.choice(["a single road runs through the scene", "one road crosses the area", "there is one single road"]))
     n = number_word(f.roads)
     return str(rng.choice([f"{n} roads cross the area", f"there are {n} roads", f"{n} grey roads pass through"]))
 
 
 def _water(f: TileFacts, rng: np.random.Generator) -> str:
     if f.water_place is None:
-        return str(rng.choice(["there is no water", "no lake or river is visible", "the scene has no water"]))
+        return str(rng.choice(["the land is dry without water", "zero lakes or rivers are visible", "the scene is dry"]))
     where = _where(f.water_place)
     size = "large" if f.water > 0.25 else "small"
     return str(rng.choice([f"a {size} lake lies {where}", f"some blue water {where}", f"a {size} pond is {where}"]))
@@ -173,19 +174,19 @@ def _relation(f: TileFacts, rng: np.random.Generator) -> str | None:
 
 
 def captions(f: TileFacts, rng: np.random.Generator, count: int = 5) -> list[str]:
-    """``count`` sentences about a tile; each names 2–4 of its facts in a random order and phrasing."""
+    """``count`` sentences about a tile, each in a random order and phrasing.
+
+    Every sentence names the building count and place, the roads, the water and the land cover (so it
+    tells its tile apart from most others), and sometimes a relation. Absence is said with words that
+    survive AMFMN's vocabulary ("zero", "without", "dry"): its stopword list drops "no".
+    """
     out: list[str] = []
     for _ in range(count):
         parts = [fn(f, rng) for fn in (_buildings, _roads, _water, _cover)]
         relation = _relation(f, rng)
-        if relation:
+        if relation and rng.random() < 0.5:
             parts.append(relation)
-        order = rng.permutation(len(parts))
-        keep = sorted(order[: int(rng.integers(2, min(4, len(parts)) + 1))])
-        # the building count and the water are what tell tiles apart: keep one of them always
-        if 0 not in keep and 2 not in keep:
-            keep[0] = int(rng.choice([0, 2]))
-        chosen = [parts[i] for i in rng.permutation(sorted(set(keep)))]
-        sentence = " and ".join(chosen) if len(chosen) == 2 else ", ".join(chosen[:-1]) + " and " + chosen[-1]
+        chosen = [parts[i] for i in rng.permutation(len(parts))]
+        sentence = ", ".join(chosen[:-1]) + " and " + chosen[-1]
         out.append(sentence[0].upper() + sentence[1:] + ".")
     return out

@@ -16,8 +16,8 @@ from xgeo.core.methods import DemoResult, MethodPlugin, QueryEncoder, SmokeRun, 
 from xgeo.core.registry import Registry
 
 #: the synthetic size the demo writes (test optical references) and its epochs (embedding, refinement)
-DEMO_SIZE = 50
-DEMO_EPOCHS = (4, 3)
+DEMO_SIZE = 100
+DEMO_EPOCHS = (10, 3)
 
 #: view name -> modality; SAR and optical share one network, so both views encode alike
 VIEWS: Registry[str] = Registry("CMPC view", "--view")
@@ -42,7 +42,7 @@ def demo(workdir: Path, seed: int = 0) -> DemoResult:
 
     start = time.perf_counter()
     workdir = Path(workdir)
-    root = write_dataset("sn6-cmpc", workdir / "data", size=DEMO_SIZE, seed=seed, aerial_size=32, extent_px=64)
+    root = write_dataset("sn6-cmpc", workdir / "data", size=DEMO_SIZE, seed=seed)
     config = _config({"data_root": str(root), "result_path": str(workdir), "exp_name": "run", "seed": seed,
                       "epochs": DEMO_EPOCHS[0], "refine_epochs": DEMO_EPOCHS[1], "overwrite": True})
     result = train_both(config)

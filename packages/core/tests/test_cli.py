@@ -1,6 +1,10 @@
 import subprocess
 import sys
 
+import pytest
+
+from xgeo.core.cli import SUBCOMMANDS, main
+
 
 def run_xgeo(*args):
     return subprocess.run([sys.executable, "-m", "xgeo.core.cli", *args], capture_output=True, text=True, timeout=120)
@@ -53,3 +57,11 @@ def test_demo_workdir_must_be_a_folder(tmp_path):
 def test_evaluate_thresholds_must_be_positive_metres():
     proc = run_xgeo("evaluate", "--query", "q.h5", "--gallery", "g.h5", "--protocol", "sn6", "--thresholds", "nan")
     assert_one_line_error(proc, "--thresholds", "'nan'")
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_every_subcommand_answers_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"xgeo {command}" in capsys.readouterr().out

@@ -16,7 +16,7 @@ DEFAULT_DIFFICULTY = "standard"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    meaning = "; ".join(f"{k}: {v}" for k, v in SIZE_MEANING.items())
+    meaning = "; ".join(f"{k}: {v}" for k, v in SIZE_MEANING.items()).replace("%", "%%")  # argparse formats help
     parser.add_argument("dataset", choices=sorted(WRITERS), help="which dataset layout to write")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; files in it are replaced)")
     parser.add_argument("--size", type=int, default=100, help=f"dataset size ({meaning})")

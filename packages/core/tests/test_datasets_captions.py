@@ -14,9 +14,10 @@ from xgeo.core.datasets.vocab import UNK, Vocabulary, tokenize
 from xgeo.core.errors import DatasetNotFoundError, XgeoError
 from xgeo.core.io import read_json
 from xgeo.core.synthetic import write_dataset
+from xgeo.core.synthetic.captions import TRAIN_FACTOR
 from xgeo.core.synthetic.describe import number_word
 
-SIZE = 4  # 4 test images, 8 training images
+SIZE = 4  # 4 test images, TRAIN_FACTOR x 4 training images
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_precomp_train_and_test_splits(rsitmd_root):
     train = RSITMD(rsitmd_root, "train")
     test = get_dataset("rsitmd", rsitmd_root, "test")
     assert train.form == test.form == "precomp"
-    assert (train.num_images, len(train.captions)) == (2 * SIZE, 10 * SIZE)
+    assert (train.num_images, len(train.captions)) == (TRAIN_FACTOR * SIZE, 5 * TRAIN_FACTOR * SIZE)
     # test_filename.txt holds one line per caption: the reader folds every 5 into one image
     assert (test.num_images, len(test.captions)) == (SIZE, 5 * SIZE)
     lines = (rsitmd_root / "test_filename.txt").read_text().splitlines()

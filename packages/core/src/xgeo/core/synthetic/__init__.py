@@ -46,8 +46,8 @@ SIZE_MEANING: dict[str, str] = {
     "vigor": "panoramas per city (4 cities); half of each city's panoramas are same-area training",
     "sn6-cmpc": "test optical references (written to OUT/samearea); training references = 3 x size, ~1.3 SAR queries each",
     "university1652": "training buildings; as many test query buildings plus size // 2 gallery distractors",
-    "rsitmd": "test images (5 captions each); training images = 2 x size",
-    "rsicd": "test images (5 captions each); train+val images = 2 x size (10% val)",
+    "rsitmd": "test images (5 captions each); training images = 9 x size",
+    "rsicd": "test images (5 captions each); train+val images = 9 x size (10% val)",
 }
 
 

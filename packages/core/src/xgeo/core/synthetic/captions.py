@@ -28,6 +28,10 @@ from xgeo.core.io import write_json, write_text
 from xgeo.core.synthetic._common import check_out, check_size, write_images
 from xgeo.core.synthetic.describe import TileFacts, captions, tile_facts
 from xgeo.core.synthetic.views import aerial_tiles
+
+#: training (RSICD: train+val) images per test image, as in the real datasets (RSITMD 4,291 / 452, RSICD
+#: 9,828 / 1,093, both about 9:1); a text-image model from random init needs that many images to generalise
+TRAIN_FACTOR = 9
 from xgeo.core.synthetic.world import World, sample_places, world_side
 
 PER_IMAGE = 5
@@ -102,7 +106,7 @@ def _write(out: str | Path, size: int, seed: int, *, name: str, json_name: str, 
     return out
 
 
-def write_rsitmd(out: str | Path, size: int = 100, seed: int = 0, *, train_factor: int = 2, aerial_size: int = 64,
+def write_rsitmd(out: str | Path, size: int = 100, seed: int = 0, *, train_factor: int = TRAIN_FACTOR, aerial_size: int = 64,
                  extent_px: int = 64) -> Path:
     """A synthetic RSITMD: ``size`` test images, ``train_factor * size`` training images (no val split)."""
     return _write(out, size, seed, name="rsitmd", json_name="dataset_RSITMD.json", image_dir="images", suffix=".tif",
@@ -110,7 +114,7 @@ def write_rsitmd(out: str | Path, size: int = 100, seed: int = 0, *, train_facto
                   numeric_fraction=0.0, repeat_distinct=(5, 5), tag=0x7E37)
 
 
-def write_rsicd(out: str | Path, size: int = 100, seed: int = 0, *, train_factor: int = 2, aerial_size: int = 64,
+def write_rsicd(out: str | Path, size: int = 100, seed: int = 0, *, train_factor: int = TRAIN_FACTOR, aerial_size: int = 64,
                 extent_px: int = 64) -> Path:
     """A synthetic RSICD: ``size`` test images, ``train_factor * size`` train+val images (10% val in the JSON)."""
     return _write(out, size, seed, name="rsicd", json_name="dataset_rsicd.json", image_dir="RSICD_images", suffix=".jpg",

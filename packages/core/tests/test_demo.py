@@ -1,3 +1,4 @@
+import argparse
 import math
 
 import numpy as np
@@ -60,3 +61,34 @@ def test_table_shows_metric_next_to_chance():
     table = format_results([DemoResult("frgeo", "synthetic VIGOR", {"R@1": 42.0, "hit": 50.0}, {"R@1": 1.0, "hit": 1.0}, 12.0)])
     row = table.splitlines()[2]
     assert "42.0 (1.0)" in row and "50.0 (1.0)" in row and row.split()[0] == "frgeo"
+
+
+def test_a_demo_that_sets_torch_threads_does_not_change_them_for_the_next(monkeypatch, tmp_path):
+    from xgeo.core.commands import demo as demo_command
+    from xgeo.core.methods import MethodPlugin
+    from xgeo.core.registry import Registry
+
+    seen = []
+
+    def demo(name, threads):
+        def run(workdir, seed):
+            seen.append(torch.get_num_threads())
+            if threads:
+                torch.set_num_threads(threads)
+            return DemoResult(method=name, dataset="none", metrics={"R@1": 50.0}, chance={"R@1": 1.0})
+        return run
+
+    methods = Registry("method", "--method")
+    methods.register("a", MethodPlugin("a", "0", demo=demo("a", 1)))
+    methods.register("b", MethodPlugin("b", "0", demo=demo("b", None)))
+    monkeypatch.setattr(demo_command, "installed_methods", lambda: methods)
+    original = torch.get_num_threads()
+    torch.set_num_threads(before := 2)  # "a" sets 1
+    monkeypatch.setattr(demo_command, "write_outputs", lambda workdir, results: workdir / "report.html")
+    parser = argparse.ArgumentParser()
+    demo_command.configure(parser)
+    try:
+        assert demo_command.run(parser.parse_args(["--workdir", str(tmp_path / "demo")])) == 0
+        assert seen == [before, before] and torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(original)

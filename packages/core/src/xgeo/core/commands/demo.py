@@ -9,6 +9,8 @@ handed back its feature files) are written into ``--workdir``; the report's path
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from xgeo.core.checks import arg_type, check_output_dir, non_negative
@@ -66,8 +68,23 @@ def write_outputs(workdir: Path, results: list[DemoResult]) -> Path:
                       intro="Each method trained from random weights on a synthetic world; metrics next to chance, in percent.")
 
 
-def run(args: argparse.Namespace) -> int:
+@contextmanager
+def one_demo(name: str) -> Iterator[None]:
+    """A method's demo under its progress display; torch's CPU thread count is put back afterwards, so a
+    method that sets its own (CMPC's preset asks for one thread) does not slow down the methods after it."""
+    import torch
+
     from xgeo.core.progress import epoch_progress
+
+    threads = torch.get_num_threads()
+    try:
+        with epoch_progress(name):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(args: argparse.Namespace) -> int:
 
     workdir = check_output_dir(args.workdir, "--workdir")
     methods = installed_methods()
@@ -82,11 +99,11 @@ def run(args: argparse.Namespace) -> int:
         from xgeo.core.demo import run_baseline
 
         print("running core's two-branch baseline on synthetic CVUSA", flush=True)
-        with epoch_progress("baseline"):
+        with one_demo("baseline"):
             results.append(run_baseline(workdir / "baseline", seed=args.seed))
     for name, method in runnable.items():
         print(f"running {name} {method.version}", flush=True)
-        with epoch_progress(name):
+        with one_demo(name):
             results.append(method.demo(workdir / name, args.seed))
     print(format_results(results))
     print(write_outputs(workdir, results))

@@ -4,8 +4,8 @@ Both implement the same algorithm (exact kNN, mutual kd-NN graph, S = D^-1/2 W D
 CG solve per node) and run in this one process on the same features: University-1652-like clusters
 (one cluster per building: drone images and its satellite around a centre), N nodes in all. Printed:
 wall time of each (and of the shared kNN), their ratio, the peak memory each allocates (
-each runs in its own forked process, so the peak is that process's maximum resident set minus what
-it inherited), and the largest difference of the satellite scores of ground-like queries.
+each runs in its own spawned process, so the peak is that process's maximum resident set minus what
+it held before the call), and the largest difference of the satellite scores of ground-like queries.
 
     python tools/bench/diffusion.py [--nodes 20000] [--dim 512] [--n_trunc 500] [--kd 70]
 """
@@ -42,8 +42,9 @@ def _child(fn, args, conn) -> None:
 
 
 def measured(fn, *args):
-    """``fn(*args)`` run in a forked process: its result, wall time and peak extra resident memory (bytes)."""
-    ctx = mp.get_context("fork")
+    """``fn(*args)`` run in a spawned process: its result, wall time and peak extra resident memory (bytes).
+    Not forked: a fork after torch has started its thread pool (the seeds' kNN) can hang in the child."""
+    ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(fn, args, child))
     proc.start()

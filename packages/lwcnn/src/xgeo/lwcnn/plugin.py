@@ -16,8 +16,8 @@ from xgeo.core.registry import Registry
 from xgeo.lwcnn import __version__
 from xgeo.lwcnn.config import SCHEMA
 
-#: the dataset the demo trains on, the synthetic size and difficulty it writes (the demo preset: about a minute on
-#: 2 idle cores; the CLI must-show uses `xgeo synth`'s default size 100 and ``standard`` difficulty instead)
+#: the dataset the demo trains on, the synthetic size and difficulty it writes (the demo preset in under a minute
+#: on 2 idle cores; the README's runs use `xgeo synth`'s default size 100 and ``standard`` difficulty instead)
 DEMO_DATASET = "cvusa"
 DEMO_SIZE = 30
 DEMO_DIFFICULTY = "easy"

@@ -28,12 +28,11 @@ from xgeo.core.io import write_json, write_text
 from xgeo.core.synthetic._common import check_out, check_size, write_images
 from xgeo.core.synthetic.describe import TileFacts, captions, tile_facts
 from xgeo.core.synthetic.views import aerial_tiles
+from xgeo.core.synthetic.world import World, sample_places, world_side
 
 #: training (RSICD: train+val) images per test image, as in the real datasets (RSITMD 4,291 / 452, RSICD
 #: 9,828 / 1,093, both about 9:1); a text-image model from random init needs that many images to generalise
 TRAIN_FACTOR = 9
-from xgeo.core.synthetic.world import World, sample_places, world_side
-
 PER_IMAGE = 5
 
 

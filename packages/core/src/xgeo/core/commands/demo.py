@@ -85,7 +85,6 @@ def one_demo(name: str) -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-
     workdir = check_output_dir(args.workdir, "--workdir")
     methods = installed_methods()
     if args.methods:

@@ -50,7 +50,7 @@ def test_precomp_train_and_test_splits(rsitmd_root):
     lines = (rsitmd_root / "test_filename.txt").read_text().splitlines()
     assert test.image_names == lines[::5]
     assert train.captions[4] == ""  # the blank caption keeps its slot
-    assert len(train) == 10 * SIZE and train.pairs[7].tolist() == [1, 7]
+    assert len(train) == 5 * TRAIN_FACTOR * SIZE and train.pairs[7].tolist() == [1, 7]
     assert all(p.parent.name == "images" and p.is_file() for p in train.query_files)
     relation = test.task.relation().toarray()
     expected = np.repeat(np.eye(SIZE, dtype=bool), 5, axis=1)  # image i <-> captions 5i..5i+4

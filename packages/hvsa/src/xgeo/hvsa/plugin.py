@@ -22,7 +22,7 @@ from xgeo.hvsa.config import SCHEMA
 DEMO_DATASET = "rsitmd"
 #: test images of the demo's synthetic RSITMD (the writer adds 9 x as many training images); smaller than
 #: `xgeo synth`'s 100 to fit the demo's minute per method
-DEMO_SIZE = 30
+DEMO_SIZE = 25
 
 VIEWS: Registry[str] = Registry("HVSA view", "--view")
 for _name in ("image", "query", "aerial"):

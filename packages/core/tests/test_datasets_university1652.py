@@ -116,3 +116,19 @@ def test_bad_roots_and_views(root, tmp_path):
         get_dataset("university1652", root, "test", query="street", gallery="drone", gallery_folder="gallery_drone_low")
     sat_to_drone = get_dataset("university1652", root, "test", query="satellite", gallery="drone")
     assert np.all(sat_to_drone.task.relation().sum(1) == 3 * RING)
+
+
+def test_xgeo_synth_ring_sets_the_drone_frames_per_altitude(tmp_path, capsys):
+    from xgeo.core import cli
+
+    args = ["synth", "university1652", "--size", "1", "--aerial-size", "16", "--ground-size", "8", "16"]
+    assert cli.main([*args, "--out", str(tmp_path / "u"), "--ring", "6"]) == 0
+    frames = list((tmp_path / "u" / "train" / "drone").iterdir())[0].iterdir()
+    assert len(list(frames)) == 3 * 6  # three altitudes
+    for ring in ("4", "0"):
+        with pytest.raises(SystemExit):
+            cli.main([*args, "--out", str(tmp_path / "bad"), "--ring", ring])
+        assert "multiple of 6" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["synth", "cvusa", "--out", str(tmp_path / "c"), "--size", "1", "--ring", "6"])
+    assert "--ring does not apply to cvusa" in capsys.readouterr().err

@@ -26,6 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aerial-size", type=int, default=None, metavar="PX", help="aerial image side in pixels")
     parser.add_argument("--ground-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                         help="panorama height and width in pixels")
+    parser.add_argument("--ring", type=int, default=None, metavar="N",
+                        help="university1652 only: drone frames per altitude, a multiple of 6 (default 18, as in the real data)")
     parser.add_argument("--difficulty", choices=DIFFICULTIES.names(), default=None,
                         help="; ".join(f"{k}: {d.description}" for k, d in DIFFICULTIES.items())
                         + " (default: standard, for the writers that have it)")
@@ -48,10 +50,15 @@ def run(args: argparse.Namespace) -> int:
             raise XgeoError(None, f"--ground-size {h} {w} is not usable",
                             "pass at least 8 x 8 (a multiple of 4 high for cvact/vigor)")
         kwargs["pano_size"] = (h, w)
+    if args.ring is not None:
+        if args.ring < 6 or args.ring % 6:
+            raise XgeoError(None, f"--ring {args.ring} is not usable", "pass a positive multiple of 6 (6, 12, 18, ...)")
+        kwargs["ring"] = args.ring
     if args.difficulty is not None:
         kwargs["difficulty"] = args.difficulty
     accepted = inspect.signature(WRITERS.get(args.dataset)).parameters
-    for key, flag in (("aerial_size", "--aerial-size"), ("pano_size", "--ground-size"), ("difficulty", "--difficulty")):
+    for key, flag in (("aerial_size", "--aerial-size"), ("pano_size", "--ground-size"), ("ring", "--ring"),
+                      ("difficulty", "--difficulty")):
         if key in kwargs and key not in accepted:
             raise XgeoError(None, f"{flag} does not apply to {args.dataset}", f"drop {flag}")
     if "difficulty" in accepted:

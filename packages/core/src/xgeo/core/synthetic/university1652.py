@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from xgeo.core.datasets.university1652 import write_index_files
+from xgeo.core.errors import XgeoError
 from xgeo.core.synthetic._common import check_out, check_size, write_images
 from xgeo.core.synthetic.views import DRONE_ALTITUDES_M, PanoramaRenderer, add_nuisance, aerial_tiles, drone_view
 from xgeo.core.synthetic.world import World, sample_places, world_side
@@ -67,7 +68,8 @@ def write_university1652(out: str | Path, size: int = 20, seed: int = 0, *, ring
     ring (a multiple of 6); ``pano_size``: street photo (height, width)."""
     check_size(size, out)
     if ring < 6 or ring % 6:
-        raise ValueError(f"ring {ring}: the drone ring needs a multiple of 6 frames (six 60-degree sectors)")
+        raise XgeoError(out, f"ring {ring}: the drone ring needs a multiple of 6 frames (six 60-degree sectors)",
+                        "pass --ring 6, 12, 18, ...")
     out = check_out(out)
     n_train = n_query = int(size)
     n_distract = int(size) // 2 if distractors is None else int(distractors)

@@ -25,21 +25,22 @@ def place_words(place: str) -> str:
     return "middle" if place == "centre" else place
 
 
-def fresh_sentence(f: dict, k: int) -> str:
-    """One sentence about an image's facts, phrased unlike the writer's captions."""
-    parts = []
-    n = f["buildings"]
-    if n:
-        noun = "building" if n == 1 else "buildings"
-        parts.append(f"{number_word(n)} {noun} at the {place_words(f['building_place'])}")
-    else:
-        parts.append("an empty area without buildings")
-    if f["water_place"]:
-        parts.append(f"water at the {place_words(f['water_place'])}")
-    r = f["roads"]
-    parts.append(f"{number_word(r)} {'road' if r == 1 else 'roads'}" if r else "no roads")
+def cover_words(f: dict) -> str:
     land = f["vegetation"] + f["bare"]
-    parts.append("green land" if land and f["vegetation"] / land > 0.5 else "bare land")
+    green = f["vegetation"] / land if land else 0.0
+    return "mostly green land" if green > 0.7 else "mostly bare land" if green < 0.3 else "land partly green, partly bare"
+
+
+def fresh_sentence(f: dict, k: int) -> str:
+    """One sentence about an image's facts, phrased unlike the writer's captions. Absence is said with
+    "without": AMFMN's stopword list (which the vocabulary follows) drops "no"."""
+    n = f["buildings"]
+    parts = [f"{number_word(n)} {'building' if n == 1 else 'buildings'} at the {place_words(f['building_place'])}"
+             if n else "without buildings"]
+    parts.append(f"water at the {place_words(f['water_place'])}" if f["water_place"] else "without water")
+    r = f["roads"]
+    parts.append(f"{number_word(r)} {'road' if r == 1 else 'roads'}" if r else "without roads")
+    parts.append(cover_words(f))
     order = [parts[(i + k) % len(parts)] for i in range(len(parts))] if k % 2 else parts
     return "aerial view: " + ", ".join(order)
 

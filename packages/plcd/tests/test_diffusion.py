@@ -82,10 +82,10 @@ def test_untruncated_diffusion_equals_the_dense_inverse():
     assert np.allclose(f, np.linalg.inv(lap), atol=1e-4 * np.abs(f).max())
 
 
-def test_batched_solves_equal_per_node_scipy_cg():
+def test_compiled_solves_equal_per_node_scipy_cg():
     x = unit(np.random.default_rng(1), 300, 16)
     params = DiffusionParams(kd=12, n_trunc=60)
-    fast, slow = offline(x, params, batch=64), offline_per_node(x, params)
+    fast, slow = offline(x, params), offline_per_node(x, params)
     assert fast.nnz == slow.nnz == 300 * 60
     assert np.abs(fast - slow).max() <= 1e-6 * np.abs(slow).max()
 

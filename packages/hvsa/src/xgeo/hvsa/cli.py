@@ -54,6 +54,8 @@ def configure_train(p: ArgumentParser) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("-b", "--batch-size", dest="batch_size", type=int, metavar="N", help="captions per batch")
     p.add_argument("--image-size", dest="image_size", type=int, metavar="PX")
+    p.add_argument("--max-rotation", dest="max_rotation", type=float, metavar="DEG",
+                   help="training rotation range [0, DEG] (90, the original's; 0 when captions name places)")
     p.add_argument("--alpha", type=float, help="hinge margin (0.2)")
     p.add_argument("--beta", type=float, help="difficulty weight e^(-beta c) (0.5)")
     p.add_argument("--gamma", type=float, help="uniformity gamma (2)")

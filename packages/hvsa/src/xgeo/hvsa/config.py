@@ -59,6 +59,9 @@ class DataOptions:
     eval_batch_size: int = field(default=256, metadata={"check": positive})
     #: keep decoded training images in memory (small datasets: the demo); each image serves 5 captions
     cache_images: bool = False
+    #: training rotation, uniform in [0, max_rotation] degrees (the original's 90); captions that name
+    #: places ("in the north") want 0, since a rotated image contradicts them
+    max_rotation: float = field(default=90.0, metadata={"check": in_range(0.0, 360.0)})
 
 
 @dataclass
@@ -105,7 +108,7 @@ LEGACY: Mapping[str, Any] = {
     "data_root": "data.data_root", "data_path": "data.data_root", "dataset": "data.dataset", "form": "data.form",
     "image_dir": "data.image_dir", "image_path": "data.image_dir", "vocab": "data.vocab", "vocab_path": "data.vocab",
     "min_count": "data.min_count", "val_ratio": "data.val_ratio", "eval_batch_size": "data.eval_batch_size",
-    "batch_size_val": "data.eval_batch_size", "cache_images": "data.cache_images",
+    "batch_size_val": "data.eval_batch_size", "cache_images": "data.cache_images", "max_rotation": "data.max_rotation",
     "backbone": "model.backbone", "image_size": "model.image_size", "embed_dim": "model.embed_dim", "dropout": "model.dropout",
     "fixed_emb": "model.fixed_emb", "pretrained": "model.pretrained", "pretrained_text": "model.pretrained_text",
     "dir_st": "model.dir_st", "kea_tied": "model.kea_tied",

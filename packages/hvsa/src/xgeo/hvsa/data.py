@@ -28,7 +28,6 @@ from xgeo.core.runs import say
 PROTOCOL = "text-image"
 #: the original resizes to 278 before a 256 crop: the same ratio at any size
 RESIZE_RATIO = 278 / 256
-MAX_ROTATION = 90.0
 
 
 def reader_options(data: Any) -> dict[str, Any]:
@@ -89,12 +88,13 @@ def run_vocabulary(data: Any, train: CaptionSplit) -> Vocabulary:
 class HVSATransform:
     """Images (``"query"``) to the network input; captions pass through untouched.
 
-    Training: resize to ``278/256·size``, rotate by an angle uniform in [0°, 90°] (no expansion,
-    black corners), random ``size`` crop, ImageNet normalisation. Evaluation: resize to ``size``.
+    Training: resize to ``278/256·size``, rotate by an angle uniform in [0°, ``max_rotation``] (the
+    original's 90°; no expansion, black corners), random ``size`` crop, ImageNet normalisation.
+    Evaluation: resize to ``size``.
     """
 
-    def __init__(self, size: int, train: bool = False) -> None:
-        self.size, self.train = int(size), train
+    def __init__(self, size: int, train: bool = False, max_rotation: float = 90.0) -> None:
+        self.size, self.train, self.max_rotation = int(size), train, float(max_rotation)
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
         out = dict(sample)
@@ -106,7 +106,8 @@ class HVSATransform:
         if self.train:
             big = int(math.floor(self.size * RESIZE_RATIO))
             image = TF.resize(image, [big, big], antialias=True)
-            image = TF.rotate(image, float(torch.empty(1).uniform_(0.0, MAX_ROTATION)))
+            if self.max_rotation:
+                image = TF.rotate(image, float(torch.empty(1).uniform_(0.0, self.max_rotation)))
             top, left = (int(torch.randint(0, big - self.size + 1, (1,))) for _ in range(2))
             image = TF.crop(image, top, left, self.size, self.size)
         else:

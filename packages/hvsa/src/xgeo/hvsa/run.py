@@ -99,7 +99,7 @@ def train(config: Config) -> dict[str, Any]:
         train_split, val_split = full.subset(train_idx), full.subset(val_idx, "val")
         if data.cache_images:
             train_split.load_query = functools.lru_cache(maxsize=None)(train_split.load_query)  # type: ignore[method-assign]
-        train_split.transforms, val_split.transforms = HVSATransform(size, train=True), HVSATransform(size)
+        train_split.transforms, val_split.transforms = HVSATransform(size, True, data.max_rotation), HVSATransform(size)
         say(f"run {k + 1}/{len(seeds)} (seed {seed}): {train_split.num_images} train / {val_split.num_images} val images")
         model = new_model(config, vocab.word2idx, announce=k == 0)
         loss = HVSALoss(config.loss.alpha, config.loss.gamma, Curriculum(

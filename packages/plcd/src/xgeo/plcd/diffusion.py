@@ -8,9 +8,9 @@ Graph nodes are unit-length features (PLCD: the test drone gallery and the satel
 - :func:`normalized_affinity`: ``S = D^-1/2 W D^-1/2`` with ``d_i = sum_j w_ij + 1e-12`` (full graph).
 - :func:`offline`: for every node ``i`` solve ``(I - alpha S)[T_i, T_i] x = e_1`` over its ``n_trunc``
   nearest nodes ``T_i`` by conjugate gradient (x0 = 0, stop when ``||r|| < tol``, at most ``maxiter``
-  iterations: SciPy's ``cg`` step by step); row ``i`` of the result holds ``x`` at ``T_i``. Many
-  nodes are solved at once: their sub-graphs are cut out together and stacked block-diagonally, and
-  one sparse product per iteration serves every system.
+  iterations: SciPy's ``cg`` step by step); row ``i`` of the result holds ``x`` at ``T_i``. Cutting
+  the sub-graphs and solving them are compiled (numba) and run on every core, a node at a time per
+  thread, with no Python between nodes.
 - :func:`online`: seeds = the ``kq`` nearest drone images of each query, weights ``s^gamma`` (not
   clipped), scores = the weighted sum of the seeds' offline rows.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -114,87 +115,110 @@ def laplacian_alpha(w: sp.spmatrix, alpha: float = 0.99) -> sp.csr_matrix:
     return (sp.identity(s.shape[0], dtype=np.float32, format="csr") - np.float32(alpha) * s).astype(np.float32).tocsr()
 
 
-def truncated_blocks(lap: sp.csr_matrix, trunc: np.ndarray) -> sp.csr_matrix:
-    """``lap[T_b, T_b]`` for a batch of truncation lists ``trunc`` ``[B, n]``, stacked block-diagonally into one
-    ``[B n, B n]`` CSR with float64 values. The rows of every list are gathered at once; the columns of list
-    ``b`` are renamed ``b N + column``, so one column selection (SciPy's, in C) keeps and renumbers the
-    entries of every list at once."""
-    b, n = trunc.shape
-    big_n = lap.shape[1]
-    index = np.int32 if b * big_n < 2**31 else np.int64
-    rows = lap[trunc.ravel()]
-    indices = rows.indices.astype(index, copy=False)
-    bounds = rows.indptr[::n]
-    for system in range(1, b):
-        indices[bounds[system]:bounds[system + 1]] += system * big_n
-    wide = sp.csr_matrix((rows.data, indices, rows.indptr.astype(index, copy=False)), shape=(b * n, b * big_n), copy=False)
-    blocks = wide[:, (np.arange(b, dtype=index)[:, None] * big_n + trunc).ravel()]
-    blocks.data = blocks.data.astype(np.float64)
-    return blocks
+def padded_rows(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """A CSR matrix as fixed-width rows: ``(columns int32 [N, w], values float32 [N, w])``, ``w`` the longest
+    row, short rows padded with column -1. Row ``u`` starts at ``u * w``: no row-pointer lookup."""
+    counts = np.diff(matrix.indptr)
+    width = max(int(counts.max(initial=0)), 1)
+    cols = np.full((matrix.shape[0], width), -1, np.int32)
+    vals = np.zeros((matrix.shape[0], width), np.float32)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    slot = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
+    cols[rows, slot], vals[rows, slot] = matrix.indices, matrix.data
+    return cols, vals
 
 
-def _keep_blocks(matrix: sp.csr_matrix, keep: np.ndarray, n: int) -> sp.csr_matrix:
-    """The diagonal blocks (of size ``n``) of a block-diagonal CSR that ``keep`` marks, still block-diagonal."""
-    systems = np.flatnonzero(keep)
-    sub = matrix[(systems[:, None] * n + np.arange(n)).ravel()]
-    new_place = np.cumsum(keep) - 1
-    old = sub.indices // n
-    sub.indices = (sub.indices - (old - new_place[old]) * n).astype(sub.indices.dtype)
-    sub._shape = (len(systems) * n, len(systems) * n)
-    return sub
+@numba.njit(cache=True)
+def _cut(cols, vals, trunc, pos, sub_ptr, sub_col, sub_val):  # pragma: no cover - compiled
+    """``lap[trunc, trunc]`` (``lap`` as :func:`padded_rows`) into the CSR ``sub_*`` (float64 values).
+    ``pos`` maps every node to -1 on entry and is left so."""
+    n = trunc.shape[0]
+    for j in range(n):
+        pos[trunc[j]] = j
+    k = 0
+    for j in range(n):
+        sub_ptr[j] = k
+        u = trunc[j]
+        for e in range(cols.shape[1]):
+            col = cols[u, e]
+            if col < 0:
+                break
+            local = pos[col]
+            if local >= 0:
+                sub_col[k] = local
+                sub_val[k] = vals[u, e]
+                k += 1
+    sub_ptr[n] = k
+    for j in range(n):
+        pos[trunc[j]] = -1
 
 
-def batched_cg(blocks: sp.csr_matrix, b: np.ndarray, tol: float, maxiter: int) -> np.ndarray:
-    """Conjugate gradient on ``B`` independent systems at once (``blocks`` block-diagonal, ``b`` ``[B, n]``),
-    each following SciPy's ``cg`` (x0 = 0, stop when ``||r|| < tol ||b||``, ``maxiter``) step by step.
-    Converged systems are dropped from the matrix once they are a quarter of those still in it."""
-    n_sys, n = b.shape
-    x = np.zeros(b.shape)
-    r = b.astype(np.float64).copy()
-    atol = tol * np.linalg.norm(r, axis=1)
-    p = np.zeros(b.shape)
-    rho_prev = np.ones(n_sys)
-    live = np.arange(n_sys)  # systems whose blocks are in ``matrix``
-    active = np.ones(n_sys, bool)  # systems not yet converged (sticky, as SciPy returns at once)
-    matrix = blocks
+@numba.njit(cache=True)
+def _cg_first_unit(sub_ptr, sub_col, sub_val, tol, maxiter, x, r, p, q):  # pragma: no cover - compiled
+    """``x`` solving ``A x = e_1`` (``A`` the CSR ``sub_*``) as SciPy's ``cg`` does: x0 = 0, stop when
+    ``||r|| < tol`` (``||e_1|| = 1``), at most ``maxiter`` iterations."""
+    n = x.shape[0]
+    x[:] = 0.0
+    r[:] = 0.0
+    r[0] = 1.0
+    rho_prev = 1.0
     for iteration in range(maxiter):
-        active[live] &= np.linalg.norm(r[live], axis=1) >= atol[live]
-        running = active[live]
-        if not running.any():
+        rho = 0.0
+        for j in range(n):
+            rho += r[j] * r[j]
+        if np.sqrt(rho) < tol:
             break
-        if (~running).sum() * 4 >= len(live):
-            matrix = _keep_blocks(matrix, running, n)
-            live = live[running]
-            running = np.ones(len(live), bool)
-        rl, pl = r[live], p[live]
-        rho = np.einsum("ij,ij->i", rl, rl)
-        if iteration:
-            pl = np.where(running[:, None], rl + (rho / rho_prev[live])[:, None] * pl, pl)
+        if iteration == 0:
+            p[:] = r
         else:
-            pl = rl.copy()
-        q = (matrix @ pl.ravel()).reshape(pl.shape)
-        pq = np.einsum("ij,ij->i", pl, q)
-        step = np.where(running, rho / np.where(pq == 0, 1.0, pq), 0.0)[:, None]
-        x[live] += step * pl
-        r[live] = rl - step * q
-        p[live] = pl
-        rho_prev[live] = np.where(running, rho, rho_prev[live])
-    return x
+            beta = rho / rho_prev
+            for j in range(n):
+                p[j] = r[j] + beta * p[j]
+        pq = 0.0
+        for j in range(n):
+            acc = 0.0
+            for e in range(sub_ptr[j], sub_ptr[j + 1]):
+                acc += sub_val[e] * p[sub_col[e]]
+            q[j] = acc
+            pq += p[j] * acc
+        step = rho / pq
+        for j in range(n):
+            x[j] += step * p[j]
+            r[j] -= step * q[j]
+        rho_prev = rho
 
 
-def offline(features: np.ndarray, params: DiffusionParams, batch: int = 512) -> sp.csr_matrix:
+@numba.njit(parallel=True, cache=True)
+def truncated_solves(cols, vals, trunc, tol, maxiter, chunks):  # pragma: no cover - compiled
+    """Row ``i``: the solution of ``lap[T_i, T_i] x = e_1`` (``T_i = trunc[i]``, ``lap`` as :func:`padded_rows`),
+    float32 ``[N, n]``. Nodes are split into ``chunks`` run in parallel; each chunk cuts its sub-graphs one
+    after another into its own buffers (one node-to-position map, reset after each cut)."""
+    n_nodes, n = trunc.shape
+    out = np.empty((n_nodes, n), np.float32)
+    per = (n_nodes + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        pos = np.full(cols.shape[0], -1, np.int32)
+        sub_ptr = np.empty(n + 1, np.int32)
+        sub_col = np.empty(n * cols.shape[1], np.int32)
+        sub_val = np.empty(n * cols.shape[1], np.float64)
+        x, r, p, q = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        for node in range(c * per, min((c + 1) * per, n_nodes)):
+            _cut(cols, vals, trunc[node], pos, sub_ptr, sub_col, sub_val)
+            _cg_first_unit(sub_ptr, sub_col, sub_val, tol, maxiter, x, r, p, q)
+            out[node] = x
+    return out
+
+
+def offline(features: np.ndarray, params: DiffusionParams) -> sp.csr_matrix:
     """The offline diffusion matrix ``F`` (float32 CSR ``[N, N]``, ``min(n_trunc, N)`` entries per row)."""
     n = len(features)
     n_trunc = min(params.n_trunc, n)
     sims, ids = knn(features, features, n_trunc)
     kd = min(params.kd, n_trunc)
     lap = laplacian_alpha(affinity(sims[:, :kd], ids[:, :kd], params.gamma), params.alpha)
-    values = np.empty((n, n_trunc), np.float32)
-    for a in range(0, n, batch):
-        trunc = ids[a:a + batch]
-        rhs = np.zeros(trunc.shape)
-        rhs[:, 0] = 1.0
-        values[a:a + batch] = batched_cg(truncated_blocks(lap, trunc), rhs, params.cg_tol, params.cg_maxiter)
+    chunks = min(n, 16 * numba.get_num_threads())
+    cols, vals = padded_rows(lap)
+    values = truncated_solves(cols, vals, ids.astype(np.int32), float(params.cg_tol), int(params.cg_maxiter), chunks)
     indptr = np.arange(0, n * n_trunc + 1, n_trunc)
     return sp.csr_matrix((values.ravel(), ids.ravel(), indptr), shape=(n, n))
 

@@ -188,3 +188,17 @@ def test_synthetic_vocabulary_matches_amfmn_rules(rsitmd_root):
 def test_malformed_vocabulary_is_one_line(tmp_path, bad):
     with pytest.raises(XgeoError, match="vocab"):
         Vocabulary.from_mapping(bad, tmp_path / "vocab.json")
+
+
+def test_xgeo_synth_train_factor_sets_the_training_images_per_test_image(tmp_path, capsys):
+    from xgeo.core import cli
+
+    args = ["synth", "rsitmd", "--size", "2", "--aerial-size", "16"]
+    assert cli.main([*args, "--out", str(tmp_path / "r"), "--train-factor", "3"]) == 0
+    assert (RSITMD(tmp_path / "r", "train").num_images, RSITMD(tmp_path / "r", "test").num_images) == (6, 2)
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--out", str(tmp_path / "bad"), "--train-factor", "0"])
+    assert "--train-factor" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["synth", "vigor", "--out", str(tmp_path / "v"), "--size", "1", "--train-factor", "3"])
+    assert "--train-factor does not apply to vigor" in capsys.readouterr().err

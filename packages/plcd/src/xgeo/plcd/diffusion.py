@@ -181,6 +181,8 @@ def _cg_first_unit(sub_ptr, sub_col, sub_val, tol, maxiter, x, r, p, q):  # prag
                 acc += sub_val[e] * p[sub_col[e]]
             q[j] = acc
             pq += p[j] * acc
+        if pq <= 0.0:  # r = 0 exactly (possible with tol 0): x is the solution
+            break
         step = rho / pq
         for j in range(n):
             x[j] += step * p[j]

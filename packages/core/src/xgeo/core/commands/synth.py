@@ -6,7 +6,7 @@ import argparse
 import inspect
 from pathlib import Path
 
-from xgeo.core.checks import arg_type, check_output_dir, non_negative
+from xgeo.core.checks import arg_type, check_output_dir, non_negative, positive
 from xgeo.core.errors import XgeoError
 from xgeo.core.synthetic import SIZE_MEANING, WRITERS, write_dataset
 from xgeo.core.synthetic.difficulty import DIFFICULTIES
@@ -28,6 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="panorama height and width in pixels")
     parser.add_argument("--ring", type=int, default=None, metavar="N",
                         help="university1652 only: drone frames per altitude, a multiple of 6 (default 18, as in the real data)")
+    parser.add_argument("--train-factor", type=arg_type(int, positive), default=None, metavar="N",
+                        help="training items per test item (default: the writer's own, 9 for rsitmd/rsicd as the real "
+                        "datasets, 3 for the others that have it)")
     parser.add_argument("--difficulty", choices=DIFFICULTIES.names(), default=None,
                         help="; ".join(f"{k}: {d.description}" for k, d in DIFFICULTIES.items())
                         + " (default: standard, for the writers that have it)")
@@ -54,9 +57,11 @@ def run(args: argparse.Namespace) -> int:
         kwargs["ring"] = args.ring  # the writer checks it
     if args.difficulty is not None:
         kwargs["difficulty"] = args.difficulty
+    if args.train_factor is not None:
+        kwargs["train_factor"] = args.train_factor
     accepted = inspect.signature(WRITERS.get(args.dataset)).parameters
     for key, flag in (("aerial_size", "--aerial-size"), ("pano_size", "--ground-size"), ("ring", "--ring"),
-                      ("difficulty", "--difficulty")):
+                      ("difficulty", "--difficulty"), ("train_factor", "--train-factor")):
         if key in kwargs and key not in accepted:
             raise XgeoError(None, f"{flag} does not apply to {args.dataset}", f"drop {flag}")
     if "difficulty" in accepted:

@@ -31,3 +31,4 @@ def test_no_rotation_keeps_the_north_west_block_in_place():
 def test_max_rotation_flag_reaches_the_data_options():
     assert resolve({"config": "rsitmd"}).data.max_rotation == 90.0
     assert resolve({"config": "demo", "max_rotation": 0.0}).data.max_rotation == 0.0
+    assert resolve({"config": "synthetic"}).data.max_rotation == 0.0  # its captions name places

@@ -129,7 +129,7 @@ def padded_rows(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True)
-def _cut(cols, vals, trunc, pos, sub_ptr, sub_col, sub_val):  # pragma: no cover - compiled
+def _cut(cols, vals, trunc, pos, sub_ptr, sub_col, sub_val):
     """``lap[trunc, trunc]`` (``lap`` as :func:`padded_rows`) into the CSR ``sub_*`` (float64 values).
     ``pos`` maps every node to -1 on entry and is left so."""
     n = trunc.shape[0]
@@ -154,7 +154,7 @@ def _cut(cols, vals, trunc, pos, sub_ptr, sub_col, sub_val):  # pragma: no cover
 
 
 @numba.njit(cache=True)
-def _cg_first_unit(sub_ptr, sub_col, sub_val, tol, maxiter, x, r, p, q):  # pragma: no cover - compiled
+def _cg_first_unit(sub_ptr, sub_col, sub_val, tol, maxiter, x, r, p, q):
     """``x`` solving ``A x = e_1`` (``A`` the CSR ``sub_*``) as SciPy's ``cg`` does: x0 = 0, stop when
     ``||r|| < tol`` (``||e_1|| = 1``), at most ``maxiter`` iterations."""
     n = x.shape[0]
@@ -191,7 +191,8 @@ def _cg_first_unit(sub_ptr, sub_col, sub_val, tol, maxiter, x, r, p, q):  # prag
 
 
 @numba.njit(parallel=True, cache=True)
-def truncated_solves(cols, vals, trunc, tol, maxiter, chunks):  # pragma: no cover - compiled
+def truncated_solves(cols: np.ndarray, vals: np.ndarray, trunc: np.ndarray, tol: float, maxiter: int,
+                     chunks: int) -> np.ndarray:
     """Row ``i``: the solution of ``lap[T_i, T_i] x = e_1`` (``T_i = trunc[i]``, ``lap`` as :func:`padded_rows`),
     float32 ``[N, n]``. Nodes are split into ``chunks`` run in parallel; each chunk cuts its sub-graphs one
     after another into its own buffers (one node-to-position map, reset after each cut)."""
